@@ -1,0 +1,18 @@
+"""The Azure Functions entry point: logging, the app object and its blueprints. Nothing else.
+
+No SDK client is created here: ``shared.bootstrap`` builds adapters on first use, so a cold
+start imports only what the triggers need.
+"""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions import data, images, models, reconciler
+from shared.logging_setup import configure_logging
+
+configure_logging()
+
+app = func.FunctionApp()
+for blueprint in (data.bp, models.bp, images.bp, reconciler.bp):
+    app.register_functions(blueprint)

@@ -1,0 +1,10 @@
+"""The system clock (tests use ``tests.fakes.FakeClock``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)

@@ -1,0 +1,138 @@
+"""Processes of the Azure ML inference server (``azmlinfsrv``), one per local deployment.
+
+azmlinfsrv 1.4.1 always binds 0.0.0.0 (its ``DEFAULT_HOST`` is not configurable), so a local
+deployment is reachable from the network like a container port would be; we talk to it on
+127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+AZMLINFSRV = Path(sys.executable).parent / "azmlinfsrv"
+_PROBE_TIMEOUT = 0.5
+_INHERITED = frozenset({"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SYSTEMROOT"})
+# How a server process shows in /proc/PID/cmdline (gunicorn may retitle it).
+SERVER_MARKERS = ("azmlinfsrv", "azureml_inference_server_http", "gunicorn")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything one deployment's process needs."""
+
+    entry_script: Path
+    model_dir: Path
+    log_path: Path
+    env: Mapping[str, str]
+
+
+def child_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """A child sees only what it needs: never the app's settings or secrets."""
+    inherited = {key: value for key, value in os.environ.items() if key in _INHERITED}
+    return {**inherited, **extra}
+
+
+def free_port() -> int:
+    """A port that is free right now (the server binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(config: ServerConfig, port: int) -> subprocess.Popen[bytes]:
+    """Start azmlinfsrv in its own session, so stopping it also stops its gunicorn workers."""
+    config.log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = child_env({**config.env, "AZUREML_MODEL_DIR": str(config.model_dir)})
+    argv = [str(AZMLINFSRV), "--entry_script", str(config.entry_script), "--port", str(port)]
+    with config.log_path.open("wb") as log:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=config.log_path.parent,
+            start_new_session=True,
+        )
+
+
+def is_ready(port: int) -> bool:
+    """The liveness route answers 200 once the scoring script's init() has finished."""
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/", timeout=_PROBE_TIMEOUT).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM (gunicorn stops its workers gracefully), then SIGKILL the whole group."""
+    if process.poll() is not None:
+        return
+    _signal_group(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+        return
+    except subprocess.TimeoutExpired:
+        _signal_group(process.pid, signal.SIGKILL)
+    process.wait(timeout)
+
+
+def stop_foreign(
+    pid: int, markers: tuple[str, ...] = SERVER_MARKERS, timeout: float = 10.0
+) -> None:
+    """Stop a process group another of our processes started (we cannot wait() on it)."""
+    if not pid_alive(pid, markers):
+        return
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid, markers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if pid_alive(pid, markers):
+        _signal_group(pid, signal.SIGKILL)
+
+
+def pid_alive(pid: int, markers: tuple[str, ...] = SERVER_MARKERS) -> bool:
+    """Whether ``pid`` runs and (where /proc exists) its command line mentions one of
+    ``markers``, so a recycled pid is not mistaken for ours."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    proc = Path(f"/proc/{pid}")
+    if not proc.exists():
+        return True
+    try:
+        stat = (proc / "stat").read_text()
+        cmdline = (proc / "cmdline").read_bytes()
+    except OSError:
+        return False
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    return state != "Z" and any(marker.encode() in cmdline for marker in markers)
+
+
+def log_tail(path: Path, lines: int = 8, max_chars: int = 1500) -> str:
+    """The last lines of a log, bounded, for an error message."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    tail = "\n".join(line for line in text.splitlines() if line.strip())
+    return "\n".join(tail.splitlines()[-lines:])[-max_chars:]
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)

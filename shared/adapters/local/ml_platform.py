@@ -1,0 +1,242 @@
+"""The local stand-in for Azure Machine Learning, built from real local parts.
+
+Jobs are processes of ``training/src/train.py``; the model registry is MLflow on SQLite
+(``home/mlflow.db``, artifacts under ``home/mlartifacts``); endpoints and deployments are
+``azmlinfsrv`` processes (see ``endpoints.py``). Records live in SQLite under ``home/ml`` so
+a later CLI process sees what an earlier one created.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from shared.adapters.local import inference_server as server
+from shared.adapters.local.endpoints import LocalEndpoints
+from shared.adapters.local.model_registry import MlflowRegistry, check_name
+from shared.adapters.local.platform_db import JobRow, PlatformDB
+from shared.adapters.local.training_jobs import (
+    JobCommand,
+    Outcome,
+    model_registered_event,
+    read_outcome,
+    start_job,
+)
+from shared.domain.models import (
+    DeploymentInfo,
+    DeploymentSpec,
+    EndpointInfo,
+    JobInfo,
+    JobStatus,
+    ModelRef,
+    ModelVersion,
+    TrainingJobRequest,
+)
+from shared.ports import NotFound
+
+log = logging.getLogger(__name__)
+_JOB_MARKERS = ("train.py",)
+
+
+class LocalMLPlatform:
+    """Implements ``MLPlatform``. Thread-safe; ``close()`` stops every process it started."""
+
+    def __init__(
+        self,
+        *,
+        home: Path,
+        resolve_data: Callable[[str], Path],
+        publish: Callable[[Mapping[str, Any]], None],
+        workspace_topic: str,
+        repo_root: Path,
+        python: str = sys.executable,
+        positive_label: str = "spam",
+        ready_timeout: float = 120.0,
+        request_timeout: float = 30.0,
+    ) -> None:
+        self._ml = home / "ml"
+        self._db = PlatformDB(self._ml / "platform.db")
+        self._registry = MlflowRegistry(home)
+        self._resolve_data = resolve_data
+        self._publish = publish
+        self._topic = workspace_topic
+        self._src = repo_root / "training" / "src"
+        self._python = python
+        self._positive_label = positive_label
+        self._endpoints = LocalEndpoints(
+            ml_dir=self._ml,
+            db=self._db,
+            entry_script=self._src / "score.py",
+            model_path=self.model_path,
+            ready_timeout=ready_timeout,
+            request_timeout=request_timeout,
+        )
+        self._lock = threading.RLock()
+        self._jobs: dict[str, subprocess.Popen[bytes]] = {}
+        self._watchers: list[threading.Thread] = []
+        self._closed = False
+
+    # Jobs
+
+    def submit_job(self, request: TrainingJobRequest) -> JobInfo:
+        """Start train.py unless a job of that name exists. Raises NotFound for a missing
+        champion or dataset."""
+        check_name("job", request.name)
+        check_name("model", request.model_name)
+        with self._lock:
+            self._check_open()
+            if self._db.job(request.name) is not None:
+                return self.get_job(request.name)
+            job_dir = self._ml / "jobs" / request.name
+            command = JobCommand(
+                python=self._python,
+                script=self._src / "train.py",
+                data=self._resolve_data(request.data_url),
+                output_dir=job_dir / "outputs",
+                model_name=request.model_name,
+                champion=self.model_path(request.champion) if request.champion else None,
+                positive_label=self._positive_label,
+                tags={**request.tags, "job_name": request.name},
+            )
+            shutil.rmtree(command.output_dir, ignore_errors=True)
+            # Create (and migrate) the MLflow database before the job process touches it.
+            self._registry.client()
+            log_path = job_dir / "std_log.txt"
+            process = start_job(command, log_path, self._registry.tracking_uri)
+            row = JobRow(request.name, "running", process.pid, command.output_dir, log_path)
+            if not self._db.claim_job(row):  # another process submitted it a moment ago
+                server.stop_process(process)
+                return self.get_job(request.name)
+            self._jobs[request.name] = process
+            watcher = threading.Thread(
+                target=self._watch,
+                args=(request.name, process),
+                name=f"job-{request.name}",
+                daemon=True,
+            )
+            watcher.start()
+            self._watchers.append(watcher)
+        return JobInfo(request.name, "running")
+
+    def get_job(self, name: str) -> JobInfo:
+        """A running job whose process is gone (its submitter died) is judged by its files."""
+        row = self._db.job(name)
+        if row is None:
+            raise NotFound(f"job {name} does not exist")
+        if (
+            row.status == "running"
+            and name not in self._jobs
+            and not server.pid_alive(row.pid, _JOB_MARKERS)
+        ):
+            self._finish(name, read_outcome(row.output_dir, row.log_path, None))
+            row = self._db.job(name) or row
+        model = (
+            ModelRef(row.model_name, row.model_version)
+            if row.model_name and row.model_version
+            else None
+        )
+        return JobInfo(row.name, cast(JobStatus, row.status), model, row.error)
+
+    def wait_for_job(self, name: str, timeout: float) -> JobInfo:
+        """Poll until the job ends; raises TimeoutError."""
+        deadline = time.monotonic() + timeout
+        while (job := self.get_job(name)).status in ("queued", "running"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {name} still {job.status} after {timeout:.0f}s")
+            time.sleep(0.2)
+        return job
+
+    def _watch(self, name: str, process: subprocess.Popen[bytes]) -> None:
+        returncode = process.wait()
+        row = self._db.job(name)
+        if row is not None:
+            self._finish(name, read_outcome(row.output_dir, row.log_path, returncode))
+
+    def _finish(self, name: str, outcome: Outcome) -> None:
+        """Record the end of a job once; the caller that records it publishes the event."""
+        if self._db.finish_job(name, outcome.status, outcome.model, outcome.error):
+            log.info("job %s %s %s", name, outcome.status, outcome.error)
+            if outcome.model is not None:
+                self._announce(self._registry.get(*outcome.model))
+
+    def _announce(self, model: ModelVersion) -> None:
+        try:
+            self._publish(model_registered_event(self._topic, model))
+        except Exception:
+            log.exception("could not publish ModelRegistered for %s", model.ref)
+
+    # Models
+
+    def get_model(self, name: str, version: str) -> ModelVersion:
+        return self._registry.get(name, version)
+
+    def list_models(self, name: str) -> Sequence[ModelVersion]:
+        return self._registry.list(name)
+
+    def model_path(self, ref: ModelRef) -> Path:
+        """The local folder of a registered version (the MLflow model). Raises NotFound."""
+        return self._registry.local_path(ref)
+
+    def register_model_dir(
+        self, name: str, model_dir: Path, tags: Mapping[str, str]
+    ) -> ModelVersion:
+        """Register an existing MLflow model folder as a new version and announce it."""
+        registered = self._registry.register_dir(name, model_dir, tags)
+        self._announce(registered)
+        return registered
+
+    # Endpoints and deployments (see endpoints.py)
+
+    def ensure_endpoint(self, name: str) -> EndpointInfo:
+        return self._endpoints.ensure_endpoint(name)
+
+    def get_endpoint(self, name: str) -> EndpointInfo:
+        return self._endpoints.get_endpoint(name)
+
+    def set_traffic(self, endpoint: str, traffic: Mapping[str, int]) -> None:
+        self._endpoints.set_traffic(endpoint, traffic)
+
+    def begin_deployment(self, spec: DeploymentSpec) -> None:
+        self._endpoints.begin_deployment(spec)
+
+    def get_deployment(self, endpoint: str, name: str) -> DeploymentInfo:
+        return self._endpoints.get_deployment(endpoint, name)
+
+    def wait_for_deployment(self, endpoint: str, name: str, timeout: float) -> DeploymentInfo:
+        return self._endpoints.wait_for_deployment(endpoint, name, timeout)
+
+    def begin_delete_deployment(self, endpoint: str, name: str) -> None:
+        self._endpoints.begin_delete_deployment(endpoint, name)
+
+    def deployment_stats(self, endpoint: str, name: str) -> dict[str, int]:
+        return self._endpoints.deployment_stats(endpoint, name)
+
+    def invoke(
+        self, endpoint: str, payload: Mapping[str, Any], *, deployment: str | None = None
+    ) -> Any:
+        return self._endpoints.invoke(endpoint, payload, deployment=deployment)
+
+    def close(self) -> None:
+        """Cancel running jobs, stop every server process started here, join the watchers.
+        Safe to call twice."""
+        with self._lock:
+            self._closed = True
+            for name, process in self._jobs.items():
+                if process.poll() is None:
+                    self._db.finish_job(name, "canceled", None, "the local platform was closed")
+                    server.stop_process(process)
+            watchers, self._watchers = self._watchers, []
+        self._endpoints.close()
+        for watcher in watchers:
+            watcher.join(timeout=30)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the local ML platform is closed")

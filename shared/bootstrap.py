@@ -1,0 +1,117 @@
+"""The composition root: settings in, adapters out, built once per process, lazily.
+
+Function code calls ``deps()``; tests and the local host call ``install()`` with their own.
+Nothing heavy happens at import time: adapters import their SDKs when first built.
+"""
+
+from __future__ import annotations
+
+import csv
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from shared.services.deps import Deps
+from shared.settings import Settings
+
+if TYPE_CHECKING:  # annotations only: the adapters are imported when first built
+    from shared.adapters.local.audit_sink import SqliteAuditSink
+    from shared.adapters.local.blob_store import LocalBlobStore
+    from shared.adapters.local.ml_platform import LocalMLPlatform
+    from shared.localhost.eventgrid import LocalEventGrid
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+_lock = threading.Lock()
+_deps: Deps | None = None
+
+
+@dataclass
+class LocalBackend:
+    """The local stand-ins, kept together so the CLI and local host can reach their extras."""
+
+    deps: Deps
+    blobs: LocalBlobStore
+    platform: LocalMLPlatform
+    audit: SqliteAuditSink
+    events: LocalEventGrid
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
+
+
+def deps() -> Deps:
+    """The process-wide dependencies, built on first use."""
+    global _deps
+    with _lock:
+        if _deps is None:
+            _deps = build_local(Settings()).deps
+        return _deps
+
+
+def install(new: Deps | None) -> None:
+    """Use ``new`` for this process (tests, the local host); None forgets it."""
+    global _deps
+    with _lock:
+        _deps = new
+
+
+def build_local(settings: Settings) -> LocalBackend:
+    """The local backend under ``settings.home``: real SQLite, MLflow and azmlinfsrv."""
+    from shared.adapters.local.audit_sink import SqliteAuditSink
+    from shared.adapters.local.blob_store import LocalBlobStore
+    from shared.adapters.local.clock import SystemClock
+    from shared.adapters.local.ml_platform import LocalMLPlatform
+    from shared.adapters.local.secret_store import EnvFileSecretStore
+    from shared.adapters.local.state_store import SqliteStateStore
+    from shared.localhost.eventgrid import LocalEventGrid
+
+    home = settings.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    clock = SystemClock()
+    blobs = LocalBlobStore(
+        home / "blobs", settings.storage_account_url, settings.training_container
+    )
+    events = LocalEventGrid(home / "eventgrid.db")
+    platform = LocalMLPlatform(
+        home=home,
+        resolve_data=blobs.path_for,
+        publish=events.publish,
+        workspace_topic=local_topic(settings, "Microsoft.MachineLearningServices/workspaces"),
+        repo_root=REPO_ROOT,
+        positive_label=settings.positive_label,
+    )
+    audit = SqliteAuditSink(home / "audit.db", clock)
+    built = Deps(
+        settings=settings,
+        platform=platform,
+        blobs=blobs,
+        state=SqliteStateStore(home / "state.db"),
+        secrets=EnvFileSecretStore(home / "secrets.json"),
+        audit=audit,
+        clock=clock,
+        smoke_set=load_smoke_set(settings.smoke_set),
+    )
+    return LocalBackend(built, blobs, platform, audit, events, [platform.close])
+
+
+def local_topic(settings: Settings, resource_type: str) -> str:
+    """The ARM id a local stand-in publishes events as, shaped like the real one."""
+    name = {"Microsoft.Storage/storageAccounts": "mlopslocal"}.get(resource_type, "mlops-local")
+    return (
+        f"/subscriptions/{settings.local_subscription}/resourceGroups/"
+        f"{settings.local_resource_group}/providers/{resource_type}/{name}"
+    )
+
+
+def load_smoke_set(path: Path) -> tuple[tuple[str, str], ...]:
+    """Labelled examples (TSV with label and text columns) for smoke tests and canaries."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = tuple((row["label"], row["text"]) for row in csv.DictReader(handle, delimiter="\t"))
+    if len(rows) < 4 or len({label for label, _ in rows}) < 2:
+        raise ValueError(f"smoke set {path} needs at least 4 rows and 2 labels")
+    return rows

@@ -1,0 +1,303 @@
+"""`mlops demo`: the whole life of a spam classifier on the local backend, narrated.
+
+Every event goes through the local Event Grid into the functions registered in
+``function_app.py``; the timer function is called as the host would call it.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from azure.functions.timer import TimerRequest
+
+from shared import bootstrap, demodata
+from shared.audit_view import row, table
+from shared.bootstrap import LocalBackend, local_topic
+from shared.domain.models import BlobProperties
+from shared.domain.rollout import Rollout
+from shared.localhost import topics
+from shared.localhost.functions_registry import user_function
+from shared.services.data import WINDOW
+from shared.services.reconciler import JOB
+from shared.services.rollouts import ROLLOUT
+from shared.settings import Settings
+
+Rows = list[tuple[str, str]]
+Say = Callable[[str], None]
+MARKER = ".mlops-home"
+SAMPLES = (
+    "Hi mum, I'll be home for dinner around 7, shall I bring anything?",
+    "WINNER! You've been selected for a £1000 cash prize. Call 09061743810 to claim now!",
+    "Can we move our meeting to Thursday afternoon?",
+    "URGENT: your account is suspended. Verify at http://secure-verify.example/login",
+)
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+def run_demo(home: Path, data: Path | None, say: Say = print) -> dict[str, Any]:
+    """Run the story under ``home`` (wiped first if it is a demo home) and return the report."""
+    _fresh_home(home, say)
+    settings = Settings(home=home, coalesce_quiet_seconds=1.0, canary_seconds=2.0)
+    backend = bootstrap.build_local(settings)
+    bootstrap.install(backend.deps)
+    story = _Story(backend, say)
+    try:
+        rows = _load_rows(data) if data else demodata.generate(4000, seed=7)
+        say(f"data: {len(rows)} labelled messages from {data or 'the built-in generator'}")
+        story.run(rows)
+        return story.report(settings)
+    finally:
+        bootstrap.install(None)
+        backend.close()
+
+
+class _Story:
+    def __init__(self, backend: LocalBackend, say: Say) -> None:
+        self.backend = backend
+        self.say = say
+        self.settings = backend.deps.settings
+        self.storage_topic = local_topic(self.settings, "Microsoft.Storage/storageAccounts")
+        self.acr_topic = local_topic(self.settings, "Microsoft.ContainerRegistry/registries")
+        self.seen_seq = 0
+        self.scores: list[dict[str, Any]] = []
+        self.reconcile = user_function("reconcile_rollouts", "timerTrigger")
+
+    def run(self, rows: Rows) -> None:
+        first, second = rows[: len(rows) * 2 // 5], rows[len(rows) * 2 // 5 :]
+        self.step("1. A burst of training data lands: three files, one delivered five times")
+        events = [
+            self.upload(f"spam/batch-1/part-{i + 1:03d}.tsv", part)
+            for i, part in enumerate(_chunks(first, 3))
+        ]
+        for _ in range(4):  # Event Grid delivers at least once: the same event again
+            self.backend.events.publish(events[0])
+        self.step("2. Bad input is refused, audited, and starts nothing")
+        self.upload_bytes("misc/contacts.csv", b"name,phone\nann,0123\n", "text/csv")
+        self.publish(self.forged_blob_event("spam/../../secrets/key.tsv"))
+        self.publish({"id": "x-1", "eventType": "Microsoft.Storage.BlobCreated", "data": {}})
+        self.step("3. The quiet window closes: ONE training job, then blue/green to blue at 100%")
+        self.settle()
+        self.step("4. A second, larger upload: v2 is smoke-tested, canaried at 10%, promoted")
+        for i, part in enumerate(_chunks(second, 2)):
+            self.upload(f"spam/batch-2/part-{i + 1:03d}.tsv", part)
+        self.settle()
+        self.step("5. Bad models: a gate failure, and forged tags caught by the smoke test")
+        self.upload("spam-relabelled/part-001.tsv", _relabelled(rows))
+        self.settle()
+        self.register_forged_model()
+        self.settle()
+        self.step("6. A serving image is pushed: allow-listed and by digest rolls forward")
+        self.push_image(self.settings.allowed_registries[0], self.settings.allowed_repositories[0])
+        self.settle()
+        self.push_image("untrusted.example.io", "mlops/sklearn-serving")
+        self.push_image(self.settings.allowed_registries[0], "team-x/experimental")
+        self.settle()
+        self.step("7. Scoring through the endpoint (traffic-weighted routing)")
+        self.score()
+
+    def step(self, title: str) -> None:
+        self.say(f"\n== {title} ==")
+
+    def upload(self, blob_path: str, rows: Rows) -> dict[str, Any]:
+        return self.upload_bytes(blob_path, _tsv(rows), "text/tab-separated-values", len(rows))
+
+    def upload_bytes(
+        self, blob_path: str, data: bytes, content_type: str, rows: int = 0
+    ) -> dict[str, Any]:
+        props = self.backend.blobs.upload(blob_path, data, content_type)
+        self.say(f"  upload {blob_path} ({rows or len(data)} {'rows' if rows else 'bytes'})")
+        event = topics.blob_created(self.storage_topic, props)
+        self.publish(event)
+        return event
+
+    def forged_blob_event(self, blob_path: str) -> dict[str, Any]:
+        """An event nobody uploaded for: its path climbs out of the dataset folder."""
+        url = f"{self.settings.storage_account_url}/{self.settings.training_container}/{blob_path}"
+        props = BlobProperties(url, 120, "text/tab-separated-values", '"0x8DD0F00DCAFE"')
+        self.say(f"  forged event for {blob_path}")
+        return topics.blob_created(self.storage_topic, props)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self.backend.events.publish(event)
+        self.pump()
+
+    def push_image(self, registry: str, repository: str) -> None:
+        digest = "sha256:" + hashlib.sha256(f"{registry}/{repository}".encode()).hexdigest()
+        self.say(f"  push {registry}/{repository}@{digest[:19]}…")
+        self.publish(
+            topics.image_pushed(self.acr_topic, registry, repository, digest=digest, tag="1.4.2")
+        )
+
+    def register_forged_model(self) -> None:
+        """Re-register the gate-failed version with hand-written passing tags: the gate
+        believes tags, so the smoke test on real examples has to catch it."""
+        platform = self.backend.platform
+        failed = platform.list_models(self.settings.model_name)[-1]
+        forged = {
+            "gate": "passed",
+            "gate_reason": "tags written by hand, not by the job",
+            "accuracy": "0.9900",
+            "f1": "0.9700",
+        }
+        version = platform.register_model_dir(
+            self.settings.model_name, platform.model_path(failed.ref), forged
+        )
+        self.say(f"  registered {version.ref} with forged tags gate=passed")
+        self.pump()
+
+    def pump(self) -> None:
+        self.backend.events.pump()
+        self.tail()
+
+    def tail(self) -> None:
+        for record in self.backend.audit.records():
+            if record.seq > self.seen_seq:
+                self.say("  " + row(record))
+                self.seen_seq = record.seq
+
+    def settle(self, timeout: float = 180.0) -> None:
+        """Run the host's loop (deliveries and the timer) until nothing is in flight."""
+        deadline, quiet = time.monotonic() + timeout, 0
+        while quiet < 3:
+            if time.monotonic() > deadline:
+                raise DemoError("the pipeline did not settle in time; see `mlops audit`")
+            self.pump()
+            self.reconcile(TimerRequest())
+            self.tail()
+            quiet = quiet + 1 if self.idle() else 0
+            time.sleep(0.3)
+
+    def idle(self) -> bool:
+        state = self.backend.deps.state
+        return (
+            self.backend.events.pending() == 0
+            and all(w.value.get("status") != "open" for w in state.list(WINDOW))
+            and all(j.value.get("status") != "running" for j in state.list(JOB))
+            and not any(Rollout.from_dict(r.value).active for r in state.list(ROLLOUT))
+        )
+
+    def score(self) -> None:
+        for text in SAMPLES:
+            answer = self.backend.platform.invoke(self.settings.endpoint_name, {"data": [text]})
+            prediction = answer["predictions"][0]
+            model = answer["model"]
+            self.scores.append({"text": text, **prediction, "served_by": model})
+            self.say(
+                f"  {prediction['label']:>5} p={prediction['probability']:.3f} "
+                f"[{model['deployment']} {model['name']}:{model['version']}] {text[:60]}"
+            )
+
+    def report(self, settings: Settings) -> dict[str, Any]:
+        deps, audit = self.backend.deps, self.backend.audit
+        records = audit.records()
+        self.say("\n== 8. The audit trail ==\n" + table(records))
+        chain = audit.verify()
+        self.say(
+            f"\nmlops audit verify: {'valid' if chain.valid else 'BROKEN'}, {chain.records} records"
+        )
+        endpoint = deps.platform.get_endpoint(settings.endpoint_name)
+        report = {
+            "endpoint": endpoint.name,
+            "traffic": dict(endpoint.traffic),
+            "deployments": [
+                {"name": d.name, "model": str(d.model), "image": d.image, "state": d.state}
+                for d in endpoint.deployments
+            ],
+            "models": [
+                {
+                    "version": m.version,
+                    **{
+                        k: m.tags.get(k)
+                        for k in (
+                            "gate",
+                            "gate_reason",
+                            "accuracy",
+                            "precision",
+                            "recall",
+                            "f1",
+                            "roc_auc",
+                        )
+                    },
+                }
+                for m in deps.platform.list_models(settings.model_name)
+            ],
+            "rollouts": [
+                _rollout_summary(Rollout.from_dict(s.value)) for s in deps.state.list(ROLLOUT)
+            ],
+            "audit_records": chain.records,
+            "audit_chain_valid": chain.valid,
+            "dead_letters": len(self.backend.events.dead_letters()),
+            "sample_scores": self.scores,
+        }
+        path = settings.home / "demo-report.json"
+        path.write_text(json.dumps(report, indent=2, sort_keys=False))
+        self.say(f"report: {path}")
+        return report
+
+
+def _rollout_summary(rollout: Rollout) -> dict[str, Any]:
+    return {
+        "id": rollout.id,
+        "kind": rollout.kind,
+        "model": str(rollout.model),
+        "image": rollout.image,
+        "deployment": rollout.colour,
+        "final_phase": rollout.phase.value,
+        "path": [step.phase.value for step in rollout.history],
+        "last_note": rollout.history[-1].note if rollout.history else "",
+    }
+
+
+def _fresh_home(home: Path, say: Say) -> None:
+    """Start clean, but only wipe a folder this tool created."""
+    if home.exists() and any(home.iterdir()):
+        if not (home / MARKER).exists():
+            raise DemoError(f"{home} is not empty and was not made by mlops; choose another")
+        say(f"resetting {home}")
+        shutil.rmtree(home)
+    home.mkdir(parents=True, exist_ok=True)
+    (home / MARKER).write_text("created by mlops; `mlops demo` may reset this folder\n")
+
+
+def _load_rows(path: Path) -> Rows:
+    """A user's own label/text file (CSV, TSV or JSONL)."""
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".jsonl":
+        items = [json.loads(line) for line in text.splitlines() if line.strip()]
+    else:
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        items = list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
+    if not items or not {"label", "text"} <= set(items[0]):
+        raise DemoError(f"{path} needs 'label' and 'text' columns")
+    return [(str(item["label"]), str(item["text"])) for item in items]
+
+
+def _tsv(rows: Sequence[tuple[str, str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter="\t", lineterminator="\n")
+    writer.writerow(("label", "text"))
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _chunks(rows: Rows, parts: int) -> list[Rows]:
+    size = -(-len(rows) // parts)
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
+def _relabelled(rows: Rows) -> Rows:
+    """Every label moved to the next one: a data drop with its labels scrambled."""
+    labels = sorted({label for label, _ in rows})
+    shift = {label: labels[(i + 1) % len(labels)] for i, label in enumerate(labels)}
+    return [(shift[label], text) for label, text in rows]

@@ -1,0 +1,366 @@
+"""Typed domain events parsed from untrusted Event Grid or CloudEvents 1.0 payloads."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from shared.domain.errors import Rejected
+
+BLOB_CREATED = "Microsoft.Storage.BlobCreated"
+MODEL_REGISTERED = "Microsoft.MachineLearningServices.ModelRegistered"
+IMAGE_PUSHED = "Microsoft.ContainerRegistry.ImagePushed"
+SUBSCRIPTION_VALIDATION = "Microsoft.EventGrid.SubscriptionValidationEvent"
+
+
+@dataclass(frozen=True)
+class EventMeta:
+    id: str
+    type: str
+    source: str  # Event Grid "topic" / CloudEvents "source": the ARM id of the publisher
+    subject: str
+    time: datetime | None
+
+
+@dataclass(frozen=True)
+class DataArrived:
+    meta: EventMeta
+    url: str  # as sent: https://ACCOUNT.blob.core.windows.net/CONTAINER/PATH
+    account_url: str  # scheme://host[/devstoreaccount1] part of url
+    container: str
+    blob_path: str  # decoded path inside the container
+    dataset: str  # first segment of blob_path: the prefix a burst coalesces on
+    etag: str
+    sequencer: str
+    content_type: str
+    size: int
+    api: str  # PutBlob, PutBlockList, CopyBlob, FlushWithClose
+
+    @property
+    def business_key(self) -> str:
+        return f"blob:{self.url}@{self.etag or self.sequencer}"
+
+
+@dataclass(frozen=True)
+class ModelRegistered:
+    meta: EventMeta
+    model_name: str
+    model_version: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def business_key(self) -> str:
+        return f"model:{self.model_name}:{self.model_version}"
+
+
+@dataclass(frozen=True)
+class ImagePushed:
+    meta: EventMeta
+    registry: str  # login server host, e.g. contosomlops.azurecr.io
+    repository: str
+    digest: str  # sha256:<64 hex>
+    tag: str  # informational only; never used to deploy
+    media_type: str
+
+    @property
+    def image(self) -> str:
+        return f"{self.registry}/{self.repository}@{self.digest}"
+
+    @property
+    def business_key(self) -> str:
+        return f"image:{self.registry}/{self.repository}@{self.digest}"
+
+
+@dataclass(frozen=True)
+class SubscriptionValidation:
+    meta: EventMeta
+    validation_code: str
+    validation_url: str
+
+
+DomainEvent = DataArrived | ModelRegistered | ImagePushed | SubscriptionValidation
+
+
+MAX_BATCH_BYTES = 1024 * 1024
+_ECHO = 100  # never quote more than this many characters of a payload in a message
+_MAX_ID = 256
+_MAX_TEXT = 2048  # subject, source, URL
+_MAX_TAGS = 200
+_MAX_TAG_KEY = 256
+_MAX_TAG_VALUE = 4096
+_PATH_STYLE_HOSTS = frozenset({"127.0.0.1", "localhost"})  # Azurite: /ACCOUNT/CONTAINER/...
+_SUBJECT_PREFIX = "/blobServices/default/containers/"
+
+
+def clip(value: object, limit: int = _ECHO) -> str:
+    """A bounded, printable rendering of untrusted input for reasons and logs."""
+    text = value if isinstance(value, str) else type(value).__name__
+    shown = text[:limit].encode("unicode_escape").decode("ascii")
+    return repr(shown + ("…" if len(text) > limit else ""))
+
+
+def parse_batch(body: bytes | str | Any) -> list[Mapping[str, Any]]:
+    """The events of one delivery: an Event Grid array, one CloudEvent, or a CloudEvents batch.
+
+    ``body`` is the raw request body, or JSON already decoded by the host."""
+    if isinstance(body, bytes | bytearray | str):
+        raw = body.encode() if isinstance(body, str) else bytes(body)
+        if len(raw) > MAX_BATCH_BYTES:
+            raise Rejected(f"body is larger than {MAX_BATCH_BYTES} bytes", field="body")
+        body = _loads(raw)
+    if isinstance(body, Mapping):
+        return [body]
+    if not isinstance(body, list):
+        raise Rejected(
+            f"body must be a JSON object or array, not {type(body).__name__}", field="body"
+        )
+    for index, item in enumerate(body):
+        if not isinstance(item, Mapping):
+            raise Rejected(f"event {index} is not a JSON object", field=f"[{index}]")
+    return body
+
+
+def _loads(raw: bytes) -> Any:
+    def no_constants(name: str) -> Any:
+        raise Rejected(f"JSON constant {name} is not allowed", field="body")
+
+    try:
+        return json.loads(raw.decode("utf-8-sig"), parse_constant=no_constants)
+    except UnicodeDecodeError:
+        raise Rejected("body is not valid UTF-8", field="body") from None
+    except json.JSONDecodeError as exc:
+        # The message only, never exc.doc: it holds the whole body.
+        raise Rejected(f"body is not valid JSON ({exc.msg} at {exc.pos})", field="body") from None
+    except RecursionError:
+        raise Rejected("body is nested too deeply", field="body") from None
+
+
+def parse_event(raw: Mapping[str, Any]) -> DomainEvent:
+    """One event in the Event Grid schema or CloudEvents 1.0 (told apart by ``specversion``)."""
+    if not isinstance(raw, Mapping):
+        raise Rejected(f"event must be a JSON object, not {type(raw).__name__}", field="event")
+    meta, data = _cloud_meta(raw) if "specversion" in raw else _grid_meta(raw)
+    parser = _PARSERS.get(meta.type)
+    if parser is None:
+        raise Rejected(f"unsupported event type {clip(meta.type)}", field="type")
+    return parser(meta, data)
+
+
+def _grid_meta(raw: Mapping[str, Any]) -> tuple[EventMeta, Any]:
+    meta = EventMeta(
+        id=_text(raw, "id", limit=_MAX_ID),
+        type=_text(raw, "eventType", limit=_MAX_ID),
+        # Event Grid sets topic on delivery; a custom publisher may leave it out.
+        source=_text(raw, "topic", required=False),
+        # Empty for some system events (the subscription validation event among them).
+        subject=_text(raw, "subject", required=False),
+        time=_time(raw, "eventTime", required=True),
+    )
+    _text(raw, "dataVersion", required=False)
+    return meta, _present(raw, "data")
+
+
+def _cloud_meta(raw: Mapping[str, Any]) -> tuple[EventMeta, Any]:
+    if raw["specversion"] != "1.0":
+        raise Rejected(
+            f"unsupported CloudEvents specversion {clip(raw['specversion'])}", field="specversion"
+        )
+    if "data_base64" in raw:
+        raise Rejected("binary CloudEvents data (data_base64) is not accepted", field="data")
+    meta = EventMeta(
+        id=_text(raw, "id", limit=_MAX_ID),
+        type=_text(raw, "type", limit=_MAX_ID),
+        source=_text(raw, "source"),
+        subject=_text(raw, "subject", required=False),
+        time=_time(raw, "time", required=False),
+    )
+    return meta, _present(raw, "data")
+
+
+def _parse_blob_created(meta: EventMeta, data: Any) -> DataArrived:
+    body = _object(data, "data")
+    url = _text(body, "url", where="data.")
+    account_url, container, blob_path = split_blob_url(url)
+    subject_container, subject_path = _split_blob_subject(meta.subject)
+    if subject_container != container or blob_path not in (subject_path, _unquote(subject_path)):
+        raise Rejected("blob URL and subject name different blobs", field="subject")
+    size = body.get("contentLength")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise Rejected(
+            "data.contentLength must be a non-negative integer", field="data.contentLength"
+        )
+    return DataArrived(
+        meta=meta,
+        url=url,
+        account_url=account_url,
+        container=container,
+        blob_path=blob_path,
+        dataset=blob_path.split("/", 1)[0] if "/" in blob_path else "",
+        etag=_text(body, "eTag", where="data.", limit=_MAX_ID),
+        sequencer=_text(body, "sequencer", where="data.", limit=_MAX_ID),
+        content_type=_text(body, "contentType", where="data.", limit=_MAX_ID),
+        size=size,
+        api=_text(body, "api", where="data.", limit=_MAX_ID),
+    )
+
+
+def split_blob_url(url: str) -> tuple[str, str, str]:
+    """``(account_url, container, blob_path)`` of a blob URL; the path is decoded exactly once."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise Rejected(f"blob URL must be http(s) with a host: {clip(url)}", field="data.url")
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        raise Rejected("blob URL must not carry a query, fragment or credentials", field="data.url")
+    segments = parts.path.split("/")[1:]  # the path starts with "/"
+    account_url = f"{parts.scheme}://{parts.netloc}"
+    if parts.hostname in _PATH_STYLE_HOSTS:
+        if not segments or not segments[0]:
+            raise Rejected("emulator blob URL has no account segment", field="data.url")
+        account_url, segments = f"{account_url}/{segments[0]}", segments[1:]
+    if len(segments) < 2 or not segments[0] or not "/".join(segments[1:]):
+        raise Rejected(f"URL names no blob inside a container: {clip(url)}", field="data.url")
+    return account_url, _unquote(segments[0]), _unquote("/".join(segments[1:]))
+
+
+def _split_blob_subject(subject: str) -> tuple[str, str]:
+    container, sep, path = subject.removeprefix(_SUBJECT_PREFIX).partition("/blobs/")
+    if not subject.startswith(_SUBJECT_PREFIX) or not sep or not container or not path:
+        raise Rejected(
+            f"subject is not /blobServices/default/containers/C/blobs/P: {clip(subject)}",
+            field="subject",
+        )
+    return container, path
+
+
+def _unquote(text: str) -> str:
+    try:
+        return unquote(text, errors="strict")
+    except UnicodeDecodeError:
+        raise Rejected(
+            "blob URL percent-encodes bytes that are not UTF-8", field="data.url"
+        ) from None
+
+
+def _parse_model_registered(meta: EventMeta, data: Any) -> ModelRegistered:
+    body = _casefolded(_object(data, "data"))
+    version = body.get("modelversion")
+    if isinstance(version, int) and not isinstance(version, bool):
+        version = str(version)
+    return ModelRegistered(
+        meta=meta,
+        model_name=_text(body, "modelname", where="data.", limit=_MAX_ID),
+        model_version=_text(
+            {"modelversion": version}, "modelversion", where="data.", limit=_MAX_ID
+        ),
+        tags=_string_map(body.get("modeltags"), "data.modelTags"),
+        properties=_string_map(body.get("modelproperties"), "data.modelProperties"),
+    )
+
+
+def _casefolded(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Keys lowercased; two spellings of one key with different values are ambiguous."""
+    folded: dict[str, Any] = {}
+    for key, value in body.items():
+        name = str(key).lower()
+        if name in folded and folded[name] != value:
+            raise Rejected(f"data has conflicting spellings of {clip(name)}", field=f"data.{name}")
+        folded[name] = value
+    return folded
+
+
+def _string_map(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise Rejected(f"{where} must be an object", field=where)
+    if len(value) > _MAX_TAGS:
+        raise Rejected(f"{where} has more than {_MAX_TAGS} entries", field=where)
+    result: dict[str, str] = {}
+    for key, item in value.items():
+        text = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
+        if len(str(key)) > _MAX_TAG_KEY or len(text) > _MAX_TAG_VALUE:
+            raise Rejected(f"{where} has an oversized entry {clip(str(key))}", field=where)
+        result[str(key)] = text
+    return result
+
+
+def _parse_image_pushed(meta: EventMeta, data: Any) -> ImagePushed:
+    body = _object(data, "data")
+    target = _object(body.get("target"), "data.target")
+    request = _object(body.get("request"), "data.request")
+    return ImagePushed(
+        meta=meta,
+        registry=_text(request, "host", where="data.request.", limit=_MAX_ID),
+        repository=_text(target, "repository", where="data.target.", limit=_MAX_ID),
+        # A tag-only push has no digest: kept empty so validation can reject it by name.
+        digest=_text(target, "digest", where="data.target.", required=False, limit=_MAX_ID),
+        tag=_text(target, "tag", where="data.target.", required=False, limit=_MAX_ID),
+        media_type=_text(target, "mediaType", where="data.target.", required=False, limit=_MAX_ID),
+    )
+
+
+def _parse_subscription_validation(meta: EventMeta, data: Any) -> SubscriptionValidation:
+    body = _object(data, "data")
+    return SubscriptionValidation(
+        meta=meta,
+        validation_code=_text(body, "validationCode", where="data.", limit=_MAX_ID),
+        validation_url=_text(body, "validationUrl", where="data.", required=False),
+    )
+
+
+_PARSERS: dict[str, Callable[[EventMeta, Any], DomainEvent]] = {
+    BLOB_CREATED: _parse_blob_created,
+    MODEL_REGISTERED: _parse_model_registered,
+    IMAGE_PUSHED: _parse_image_pushed,
+    SUBSCRIPTION_VALIDATION: _parse_subscription_validation,
+}
+
+
+def _present(raw: Mapping[str, Any], name: str) -> Any:
+    if raw.get(name) is None:
+        raise Rejected(f"missing required field {name}", field=name)
+    return raw[name]
+
+
+def _object(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise Rejected(f"{where} must be a JSON object", field=where)
+    return value
+
+
+def _text(
+    raw: Mapping[str, Any],
+    name: str,
+    *,
+    where: str = "",
+    required: bool = True,
+    limit: int = _MAX_TEXT,
+) -> str:
+    """A string field: present and non-empty when required, at most ``limit`` characters."""
+    field_name = where + name
+    value = raw.get(name)
+    if value is None or value == "":
+        if required:
+            raise Rejected(f"missing required field {field_name}", field=field_name)
+        return ""
+    if not isinstance(value, str):
+        raise Rejected(f"{field_name} must be a string", field=field_name)
+    if len(value) > limit:
+        raise Rejected(f"{field_name} is longer than {limit} characters", field=field_name)
+    return value
+
+
+def _time(raw: Mapping[str, Any], name: str, *, required: bool) -> datetime | None:
+    text = _text(raw, name, required=required, limit=64)
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise Rejected(f"{name} is not an ISO 8601 time: {clip(text)}", field=name) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,99 @@
+"""Value types that cross the ports: what the app knows about blobs, models and endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+JobStatus = Literal["queued", "running", "completed", "failed", "canceled"]
+ProvisioningState = Literal["creating", "succeeded", "failed", "deleting"]
+
+
+@dataclass(frozen=True)
+class BlobProperties:
+    url: str
+    size: int
+    content_type: str
+    etag: str
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    name: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    version: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> ModelRef:
+        return ModelRef(self.name, self.version)
+
+
+@dataclass(frozen=True)
+class TrainingJobRequest:
+    """One training job; ``name`` is derived from the idempotency key, so a retry finds it."""
+
+    name: str
+    dataset: str
+    data_url: str  # the dataset folder (uri_folder), never formatted into a command string
+    model_name: str
+    champion: ModelRef | None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    name: str
+    status: JobStatus
+    model: ModelRef | None = None  # the version the job registered, once completed
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    endpoint: str
+    name: str  # the colour: "blue" or "green"
+    model: ModelRef
+    image: str | None = None  # "registry/repository@sha256:..." or None for the curated default
+
+
+@dataclass(frozen=True)
+class DeploymentInfo:
+    endpoint: str
+    name: str
+    model: ModelRef
+    image: str | None
+    state: ProvisioningState
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class EndpointInfo:
+    name: str
+    traffic: Mapping[str, int]
+    deployments: tuple[DeploymentInfo, ...] = ()
+
+    @property
+    def serving(self) -> str | None:
+        """The deployment that takes the most traffic (ties broken by name)."""
+        live = [(weight, name) for name, weight in self.traffic.items() if weight > 0]
+        return max(live)[1] if live else None
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A document read from the state store with its concurrency token."""
+
+    key: str
+    value: Mapping[str, Any]
+    etag: str

@@ -1,0 +1,201 @@
+"""A local Event Grid: routes events to the app's Event Grid functions by the same routing
+JSON as the Bicep subscriptions, delivers at least once with retries and backoff, and
+dead-letters what still fails, as a subscription with a dead-letter destination does."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+
+from shared.localhost.functions_registry import user_function
+
+log = logging.getLogger("mlops.eventgrid")
+
+ROUTING_FILE = Path(__file__).resolve().parents[2] / "infra" / "event-routing.json"
+BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    name: str
+    function: str
+    event_types: tuple[str, ...]
+    subject_begins_with: str
+    subject_ends_with: str
+    string_in: tuple[tuple[str, tuple[str, ...]], ...]  # (data key path, allowed values)
+
+    def matches(self, event: Mapping[str, Any]) -> bool:
+        subject = str(event.get("subject", ""))
+        return (
+            _event_type(event) in self.event_types
+            and subject.startswith(self.subject_begins_with)
+            and subject.endswith(self.subject_ends_with)
+            and all(str(_lookup(event, key)) in values for key, values in self.string_in)
+        )
+
+
+def load_routing(path: Path = ROUTING_FILE) -> tuple[Subscription, ...]:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    return tuple(
+        Subscription(
+            name=sub["name"],
+            function=sub["function"],
+            event_types=tuple(sub["includedEventTypes"]),
+            subject_begins_with=sub.get("subjectBeginsWith", ""),
+            subject_ends_with=sub.get("subjectEndsWith", ""),
+            string_in=tuple(
+                (f["key"], tuple(f["values"]))
+                for f in sub.get("advancedFilters", [])
+                if f["operatorType"] == "StringIn"
+            ),
+        )
+        for sub in doc["subscriptions"]
+    )
+
+
+def to_trigger_event(raw: Mapping[str, Any]) -> func.EventGridEvent:
+    """What the Functions host hands an Event Grid trigger, for either schema."""
+    cloud = "specversion" in raw
+    when = raw.get("time" if cloud else "eventTime")
+    data = raw.get("data")
+    return func.EventGridEvent(
+        id=str(raw.get("id", "")),
+        data=data if isinstance(data, dict) else {},
+        topic=str(raw.get("source" if cloud else "topic", "")),
+        subject=str(raw.get("subject", "")),
+        event_type=_event_type(raw),
+        event_time=_parse_time(when),
+        data_version=str(raw.get("dataVersion", "")),
+    )
+
+
+def invoke(function: str, raw: Mapping[str, Any]) -> None:
+    """Call one Event Grid function with one event, as the host would. Raises what it raises."""
+    user_function(function, "eventGridTrigger")(to_trigger_event(raw))
+
+
+class LocalEventGrid:
+    """Pending deliveries in SQLite: survives a crash of the process, like the real service."""
+
+    def __init__(self, path: Path, *, max_attempts: int = 5) -> None:
+        self._path = path
+        self._dead_letters = path.parent / "deadletter"
+        self._max_attempts = max_attempts
+        self._routing = load_routing()
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._db() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS delivery (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                " subscription TEXT, function TEXT, event TEXT, attempts INTEGER DEFAULT 0,"
+                " due REAL, status TEXT DEFAULT 'pending', error TEXT DEFAULT '')"
+            )
+
+    def publish(self, event: Mapping[str, Any]) -> None:
+        """Fan the event out to every matching subscription (none: dropped, as in Azure)."""
+        matched = [sub for sub in self._routing if sub.matches(event)]
+        body = json.dumps(event)
+        with self._lock, self._db() as db:
+            db.executemany(
+                "INSERT INTO delivery (subscription, function, event, due) VALUES (?, ?, ?, ?)",
+                [(sub.name, sub.function, body, time.time()) for sub in matched],
+            )
+        if not matched:
+            log.info("event %s (%s) matched no subscription", event.get("id"), _event_type(event))
+
+    def pending(self) -> int:
+        with self._db() as db:
+            row = db.execute("SELECT COUNT(*) FROM delivery WHERE status = 'pending'").fetchone()
+        return int(row[0])
+
+    def pump(self) -> int:
+        """Deliver every due event once; returns how many were delivered successfully."""
+        with self._lock, self._db() as db:
+            due = db.execute(
+                "SELECT seq, subscription, function, event, attempts FROM delivery"
+                " WHERE status = 'pending' AND due <= ? ORDER BY seq",
+                (time.time(),),
+            ).fetchall()
+        delivered = 0
+        for seq, subscription, function, body, attempts in due:
+            try:
+                invoke(function, json.loads(body))
+            except Exception as error:  # any failure: retry later, as Event Grid does
+                self._failed(seq, subscription, body, attempts + 1, error)
+                continue
+            with self._lock, self._db() as db:
+                db.execute("UPDATE delivery SET status = 'delivered' WHERE seq = ?", (seq,))
+            delivered += 1
+        return delivered
+
+    def dead_letters(self) -> Sequence[Path]:
+        return sorted(self._dead_letters.glob("*/*.json"))
+
+    def _failed(
+        self, seq: int, subscription: str, body: str, attempts: int, error: Exception
+    ) -> None:
+        log.warning(
+            "delivery %d to %s failed (attempt %d): %s",
+            seq,
+            subscription,
+            attempts,
+            type(error).__name__,
+        )
+        status, due = (
+            "pending",
+            time.time() + BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1],
+        )
+        if attempts >= self._max_attempts:
+            status = "deadlettered"
+            self._dead_letter(subscription, body, attempts, error)
+        with self._lock, self._db() as db:
+            db.execute(
+                "UPDATE delivery SET attempts = ?, due = ?, status = ?, error = ? WHERE seq = ?",
+                (attempts, due, status, f"{type(error).__name__}: {error}"[:500], seq),
+            )
+
+    def _dead_letter(self, subscription: str, body: str, attempts: int, error: Exception) -> None:
+        event = json.loads(body)
+        folder = self._dead_letters / subscription
+        folder.mkdir(parents=True, exist_ok=True)
+        record = {
+            **event,
+            "deadLetterReason": "MaxDeliveryAttemptsExceeded",
+            "deliveryAttempts": attempts,
+            "lastDeliveryOutcome": type(error).__name__,
+            "publishTime": datetime.now().astimezone().isoformat(),
+        }
+        (folder / f"{event.get('id', 'unknown')}.json").write_text(json.dumps(record, indent=2))
+
+    def _db(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+
+def _event_type(event: Mapping[str, Any]) -> str:
+    return str(event.get("type") if "specversion" in event else event.get("eventType", ""))
+
+
+def _lookup(event: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = event
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,38 @@
+"""The functions registered in ``function_app.py``: the local host calls these, nothing else."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+
+@functools.cache
+def registered() -> dict[str, Any]:
+    """Function name → the ``azure.functions`` Function object. ``get_functions()`` may be
+    called only once per app object, hence the cache."""
+    import function_app
+
+    return {str(fn.get_function_name()): fn for fn in function_app.app.get_functions()}
+
+
+def user_function(name: str, trigger_type: str) -> Callable[..., Any]:
+    """The decorated Python function behind ``name``; KeyError if it is not a
+    ``trigger_type`` (e.g. ``eventGridTrigger``) function of the app."""
+    fn = registered().get(name)
+    if fn is None or fn.get_trigger().type != trigger_type:
+        raise KeyError(name)
+    user: Callable[..., Any] = fn.get_user_function()
+    return user
+
+
+def timer_schedule(name: str) -> str:
+    """The schedule of a timer function, with ``%SETTING%`` resolved as the host would."""
+    import os
+
+    schedule = str(registered()[name].get_trigger().schedule)
+    if schedule.startswith("%") and schedule.endswith("%"):
+        setting = schedule.strip("%")
+        default = "0 */1 * * * *"
+        return os.environ.get(setting, default)
+    return schedule

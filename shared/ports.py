@@ -1,0 +1,133 @@
+"""The ports: what the services need from the outside world, as Protocols.
+
+Adapters live in ``shared.adapters.azure`` and ``shared.adapters.local``; the services
+never import them. Every method either succeeds, raises ``TransientError`` (retry the
+event), or raises a more specific error documented on the method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.domain.audit import AuditEntry, AuditRecord
+from shared.domain.models import (
+    BlobProperties,
+    DeploymentInfo,
+    DeploymentSpec,
+    EndpointInfo,
+    JobInfo,
+    ModelVersion,
+    Stored,
+    TrainingJobRequest,
+)
+
+
+class TransientError(Exception):
+    """A dependency failed in a way that retrying may fix; the event must be redelivered."""
+
+
+class NotFound(Exception):
+    """The named resource does not exist."""
+
+
+class ConcurrencyConflict(Exception):
+    """A compare-and-set lost: the stored document changed (or already exists)."""
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class BlobStore(Protocol):
+    def properties(self, url: str) -> BlobProperties:
+        """Raises NotFound, or ValueError for a URL outside the configured account/container."""
+        ...
+
+    def read_head(self, url: str, max_bytes: int) -> bytes:
+        """The first ``max_bytes`` bytes of the blob (a bounded range read)."""
+        ...
+
+
+class StateStore(Protocol):
+    """Small JSON documents grouped by kind, with optimistic concurrency."""
+
+    def get(self, kind: str, key: str) -> Stored | None: ...
+
+    def put(self, kind: str, key: str, value: Mapping[str, Any], *, etag: str | None) -> str:
+        """Write and return the new etag. ``etag=None`` inserts only if absent; otherwise the
+        write succeeds only if the stored etag still matches. Raises ConcurrencyConflict."""
+        ...
+
+    def list(self, kind: str, prefix: str = "") -> Sequence[Stored]:
+        """Documents of one kind whose key starts with ``prefix``, ordered by key."""
+        ...
+
+
+class SecretStore(Protocol):
+    def get(self, name: str) -> str:
+        """Raises NotFound for an unknown secret. Never log the value."""
+        ...
+
+
+class AuditSink(Protocol):
+    def append(self, entry: AuditEntry) -> AuditRecord:
+        """Append one record durably (sequenced and hash-chained by the sink)."""
+        ...
+
+
+class MLPlatform(Protocol):
+    """Azure ML jobs, the model registry and managed online endpoints.
+
+    Long operations (``begin_*``) return once accepted; the reconciler polls their state.
+    """
+
+    def submit_job(self, request: TrainingJobRequest) -> JobInfo:
+        """Idempotent by ``request.name``: an existing job of that name is returned."""
+        ...
+
+    def get_job(self, name: str) -> JobInfo: ...
+
+    def get_model(self, name: str, version: str) -> ModelVersion:
+        """Raises NotFound."""
+        ...
+
+    def list_models(self, name: str) -> Sequence[ModelVersion]:
+        """All versions of a model, oldest first."""
+        ...
+
+    def get_endpoint(self, name: str) -> EndpointInfo:
+        """Raises NotFound."""
+        ...
+
+    def ensure_endpoint(self, name: str) -> EndpointInfo:
+        """Create the endpoint if absent (no deployments, no traffic)."""
+        ...
+
+    def begin_deployment(self, spec: DeploymentSpec) -> None:
+        """Create or replace a deployment; it receives no traffic until ``set_traffic``."""
+        ...
+
+    def get_deployment(self, endpoint: str, name: str) -> DeploymentInfo:
+        """Raises NotFound."""
+        ...
+
+    def set_traffic(self, endpoint: str, traffic: Mapping[str, int]) -> None:
+        """Weights in percent summing to 100 (or all zero); unnamed deployments get 0."""
+        ...
+
+    def begin_delete_deployment(self, endpoint: str, name: str) -> None:
+        """Idempotent: deleting a missing deployment is not an error."""
+        ...
+
+    def invoke(
+        self, endpoint: str, payload: Mapping[str, Any], *, deployment: str | None = None
+    ) -> Any:
+        """Score through the endpoint (traffic-weighted) or one deployment directly.
+
+        Raises TransientError when the deployment cannot be reached, ValueError when it
+        answers with a client error (the message says why)."""
+        ...

@@ -1,0 +1,20 @@
+"""What every service receives: the ports, the settings and the smoke-test examples."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.ports import AuditSink, BlobStore, Clock, MLPlatform, SecretStore, StateStore
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    platform: MLPlatform
+    blobs: BlobStore
+    state: StateStore
+    secrets: SecretStore
+    audit: AuditSink
+    clock: Clock
+    smoke_set: tuple[tuple[str, str], ...]  # (label, text) the smoke test and canary score

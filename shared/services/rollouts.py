@@ -1,0 +1,234 @@
+"""Start and advance blue/green rollouts; one active rollout per endpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from shared.domain.audit import AuditEntry, Outcome
+from shared.domain.models import DeploymentSpec, ModelRef
+from shared.domain.rollout import Phase, Rollout, idle_colour
+from shared.ports import ConcurrencyConflict, NotFound
+from shared.services.deps import Deps
+from shared.services.probes import ProbeFailed, smoke_test
+
+log = logging.getLogger(__name__)
+
+ROLLOUT = "rollout"
+LOCK = "endpoint_lock"  # key: endpoint; value: the active rollout's id
+
+
+class RolloutConflict(Exception):
+    """Another rollout is active on the endpoint and the caller did not ask to supersede it."""
+
+    def __init__(self, active: Rollout) -> None:
+        super().__init__(f"rollout {active.id} is already active on {active.endpoint}")
+        self.active = active
+
+
+@dataclass(frozen=True)
+class RolloutRequest:
+    endpoint: str
+    model: ModelRef
+    image: str | None
+    kind: str
+    actor: str
+    reason: str
+    correlation_id: str
+    idempotency_key: str  # same key, same rollout: a redelivered request finds it
+
+
+def rollout_id(idempotency_key: str) -> str:
+    return "ro-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
+
+
+def get_rollout(deps: Deps, rid: str) -> Rollout | None:
+    stored = deps.state.get(ROLLOUT, rid)
+    return Rollout.from_dict(stored.value) if stored else None
+
+
+def active_rollout(deps: Deps, endpoint: str) -> Rollout | None:
+    lock = deps.state.get(LOCK, endpoint)
+    if lock is None or not lock.value.get("rollout_id"):
+        return None
+    current = get_rollout(deps, str(lock.value["rollout_id"]))
+    return current if current is not None and current.active else None
+
+
+def start_rollout(request: RolloutRequest, deps: Deps, *, supersede: bool) -> Rollout:
+    """Persist a planned rollout and take the endpoint's lock. Idempotent by key."""
+    rid = rollout_id(request.idempotency_key)
+    if (existing := get_rollout(deps, rid)) is not None:
+        return existing
+    active = active_rollout(deps, request.endpoint)
+    if active is not None:
+        if not supersede:
+            raise RolloutConflict(active)
+        _abort(active, deps, Phase.SUPERSEDED, f"superseded by {rid}")
+    lock = deps.state.get(LOCK, request.endpoint)  # re-read: aborting released it
+    now = deps.clock.now()
+    stamp = now.isoformat(timespec="seconds")
+    planned = Rollout(
+        id=rid,
+        endpoint=request.endpoint,
+        model=request.model,
+        image=request.image,
+        kind=request.kind,
+        actor=request.actor,
+        reason=request.reason,
+        correlation_id=request.correlation_id,
+        colour="",
+        previous=None,
+        previous_model=None,
+        phase=Phase.PLANNED,
+        phase_since=stamp,
+        history=(),
+    )
+    # The lock's etag makes two concurrent starts on one endpoint race safely.
+    deps.state.put(LOCK, request.endpoint, {"rollout_id": rid}, etag=lock.etag if lock else None)
+    deps.state.put(ROLLOUT, rid, planned.to_dict(), etag=None)
+    _audit(deps, planned, "rollout.planned", "accepted", request.reason)
+    return planned
+
+
+def advance(rollout: Rollout, deps: Deps) -> Rollout:
+    """Take at most one step. Never waits: a step that is not ready returns unchanged."""
+    if not rollout.active:
+        return rollout
+    try:
+        step = _STEPS[rollout.phase]
+        return step(rollout, deps)
+    except ProbeFailed as failed:
+        return _abort(rollout, deps, Phase.ROLLED_BACK, str(failed))
+
+
+def abort(rollout: Rollout, deps: Deps, reason: str) -> Rollout:
+    """Roll back on request (operator rollback of an in-flight rollout)."""
+    return _abort(rollout, deps, Phase.ROLLED_BACK, reason)
+
+
+def _plan(rollout: Rollout, deps: Deps) -> Rollout:
+    endpoint = deps.platform.ensure_endpoint(rollout.endpoint)
+    serving = endpoint.serving
+    previous_model = None
+    if serving is not None:
+        previous_model = deps.platform.get_deployment(rollout.endpoint, serving).model
+    colour = idle_colour(serving)
+    deps.platform.begin_deployment(
+        DeploymentSpec(rollout.endpoint, colour, rollout.model, rollout.image)
+    )
+    planned = replace(rollout, colour=colour, previous=serving, previous_model=previous_model)
+    note = f"deploying {rollout.model} to {colour} at 0% (serving: {serving or 'none'})"
+    return _move(planned, deps, Phase.DEPLOYING, note)
+
+
+def _deploying(rollout: Rollout, deps: Deps) -> Rollout:
+    deployment = deps.platform.get_deployment(rollout.endpoint, rollout.colour)
+    if deployment.state == "failed":
+        raise ProbeFailed(f"deployment {rollout.colour} failed: {deployment.error[:200]}")
+    if deployment.state != "succeeded":
+        if _elapsed(rollout, deps) > deps.settings.deploy_timeout_seconds:
+            raise ProbeFailed(f"deployment {rollout.colour} not ready in time")
+        return rollout
+    return _move(rollout, deps, Phase.SMOKE_TESTING, f"{rollout.colour} provisioned")
+
+
+def _smoke(rollout: Rollout, deps: Deps) -> Rollout:
+    result = smoke_test(deps, rollout.endpoint, rollout.colour)
+    if rollout.previous is None:
+        deps.platform.set_traffic(rollout.endpoint, {rollout.colour: 100})
+        return _move(rollout, deps, Phase.PROMOTED, f"smoke test passed ({result}); 100%")
+    canary = deps.settings.canary_percent
+    deps.platform.set_traffic(
+        rollout.endpoint, {rollout.previous: 100 - canary, rollout.colour: canary}
+    )
+    return _move(rollout, deps, Phase.CANARY, f"smoke test passed ({result}); canary {canary}%")
+
+
+def _canary(rollout: Rollout, deps: Deps) -> Rollout:
+    if _elapsed(rollout, deps) < deps.settings.canary_seconds:
+        return rollout
+    result = smoke_test(deps, rollout.endpoint, rollout.colour)
+    traffic = {rollout.colour: 100}
+    if rollout.previous:
+        traffic[rollout.previous] = 0
+    deps.platform.set_traffic(rollout.endpoint, traffic)
+    return _move(rollout, deps, Phase.PROMOTED, f"canary healthy ({result}); 100%")
+
+
+def _promoted(rollout: Rollout, deps: Deps) -> Rollout:
+    if rollout.previous and rollout.previous != rollout.colour:
+        deps.platform.begin_delete_deployment(rollout.endpoint, rollout.previous)
+    done = _move(rollout, deps, Phase.COMPLETED, f"old deployment {rollout.previous} removed")
+    _release(deps, done)
+    return done
+
+
+_OUTCOMES: dict[Phase, Outcome] = {
+    Phase.COMPLETED: "succeeded",
+    Phase.ROLLED_BACK: "rolled_back",
+    Phase.SUPERSEDED: "rolled_back",
+}
+
+_STEPS = {
+    Phase.PLANNED: _plan,
+    Phase.DEPLOYING: _deploying,
+    Phase.SMOKE_TESTING: _smoke,
+    Phase.CANARY: _canary,
+    Phase.PROMOTED: _promoted,
+}
+
+
+def _abort(rollout: Rollout, deps: Deps, phase: Phase, reason: str) -> Rollout:
+    """Restore traffic to the deployment that was serving and delete the new one."""
+    if rollout.phase == Phase.PROMOTED:
+        # The new model already takes all traffic: finishing is safer than flipping back.
+        return _promoted(rollout, deps)
+    if rollout.colour and rollout.colour != rollout.previous:
+        restore = {rollout.previous: 100} if rollout.previous else {}
+        deps.platform.set_traffic(rollout.endpoint, restore)
+        deps.platform.begin_delete_deployment(rollout.endpoint, rollout.colour)
+    note = f"{reason}; traffic back on {rollout.previous or 'nothing'}"
+    done = _move(rollout, deps, phase, note)
+    _release(deps, done)
+    return done
+
+
+def _move(rollout: Rollout, deps: Deps, phase: Phase, note: str) -> Rollout:
+    stored = deps.state.get(ROLLOUT, rollout.id)
+    if stored is None:
+        raise NotFound(f"rollout {rollout.id}")
+    moved = rollout.to(phase, deps.clock.now(), note)
+    deps.state.put(ROLLOUT, rollout.id, moved.to_dict(), etag=stored.etag)
+    _audit(deps, moved, f"rollout.{phase.value}", _OUTCOMES.get(phase, "accepted"), note)
+    return moved
+
+
+def _release(deps: Deps, rollout: Rollout) -> None:
+    lock = deps.state.get(LOCK, rollout.endpoint)
+    if lock is not None and lock.value.get("rollout_id") == rollout.id:
+        try:
+            deps.state.put(LOCK, rollout.endpoint, {"rollout_id": ""}, etag=lock.etag)
+        except ConcurrencyConflict:
+            log.info("lock on %s was taken over while releasing", rollout.endpoint)
+
+
+def _elapsed(rollout: Rollout, deps: Deps) -> float:
+    since = datetime.fromisoformat(rollout.phase_since)
+    return (deps.clock.now() - since).total_seconds()
+
+
+def _audit(deps: Deps, rollout: Rollout, action: str, outcome: Outcome, reason: str) -> None:
+    deps.audit.append(
+        AuditEntry(
+            actor=rollout.actor,
+            action=action,
+            target=f"{rollout.deployment} {rollout.model}",
+            outcome=outcome,
+            reason=reason,
+            correlation_id=rollout.correlation_id,
+            details={"rollout_id": rollout.id, "kind": rollout.kind, "image": rollout.image},
+        )
+    )

@@ -1,0 +1,87 @@
+"""Typed settings, read once from the environment (``MLOPS_*``) and validated at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Everything the app reads from its environment; unknown ``MLOPS_*`` names are ignored."""
+
+    model_config = SettingsConfigDict(env_prefix="MLOPS_", frozen=True, extra="ignore")
+
+    backend: Literal["local"] = "local"
+    home: Path = Path(".mlops")
+
+    # Training data: only this account and container are trusted as event sources.
+    storage_account_url: str = "http://127.0.0.1:10000/devstoreaccount1"
+    training_container: str = "training-data"
+    max_blob_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    allowed_content_types: CommaList = (
+        "text/csv",
+        "text/tab-separated-values",
+        "application/x-ndjson",
+        "application/jsonl",
+        "application/json",
+        "text/plain",
+        "application/octet-stream",
+    )
+    allowed_extensions: CommaList = (".csv", ".tsv", ".jsonl")
+
+    # A burst of uploads to one dataset prefix becomes one job once the prefix is quiet.
+    coalesce_quiet_seconds: float = Field(default=60.0, ge=0)
+    coalesce_max_seconds: float = Field(default=900.0, gt=0)
+
+    model_name: str = "spam-classifier"
+    endpoint_name: str = "spam-endpoint"
+    positive_label: str = "spam"
+
+    # Absolute floors a gate=passed model must also meet before it is deployed.
+    min_accuracy: float = Field(default=0.95, ge=0, le=1)
+    min_f1: float = Field(default=0.85, ge=0, le=1)
+
+    # Rollout. The smoke set is a labelled TSV the smoke test and canary check score.
+    smoke_set: Path = Path(__file__).with_name("smoke_set.tsv")
+    canary_percent: int = Field(default=10, ge=1, le=50)
+    canary_seconds: float = Field(default=300.0, ge=0)
+    smoke_min_accuracy: float = Field(default=0.8, ge=0, le=1)
+    deploy_timeout_seconds: float = Field(default=1800.0, gt=0)
+
+    # Local backend: the stand-in ARM ids used as event sources.
+    reconcile_schedule: str = "0 */1 * * * *"
+    local_subscription: str = "00000000-0000-0000-0000-000000000000"
+    local_resource_group: str = "mlops-local"
+
+    # Serving images: registry hosts and repositories allowed to roll forward, by digest only.
+    allowed_registries: CommaList = ("contosomlops.azurecr.io",)
+    allowed_repositories: CommaList = ("mlops/sklearn-serving",)
+
+    @field_validator("allowed_content_types", "allowed_extensions", mode="before")
+    @classmethod
+    def _split_lower(cls, value: object) -> object:
+        return _split(value, lower=True)
+
+    @field_validator("allowed_registries", "allowed_repositories", mode="before")
+    @classmethod
+    def _split_plain(cls, value: object) -> object:
+        return _split(value, lower=False)
+
+    @field_validator("storage_account_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL of the storage account")
+        return value.rstrip("/")
+
+
+def _split(value: object, *, lower: bool) -> object:
+    if isinstance(value, str):
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        return tuple(item.lower() for item in items) if lower else tuple(items)
+    return value

@@ -1,0 +1,98 @@
+"""Shared fixtures: the services wired to recording fakes, reached through the real functions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from shared import bootstrap
+from shared.bootstrap import REPO_ROOT, load_smoke_set
+from shared.localhost import eventgrid, topics
+from shared.ports import NotFound
+from shared.services.deps import Deps
+from shared.settings import Settings
+from tests.fake_platform import FakeMLPlatform
+from tests.fakes import FakeClock, InMemoryBlobStore, InMemoryStateStore, RecordingAuditSink
+
+ACCOUNT = "https://contosodata.blob.core.windows.net"
+STORAGE_TOPIC = (
+    "/subscriptions/1f0c2b7e-0000-4000-8000-000000000001/resourceGroups/rg-mlops/providers"
+    "/Microsoft.Storage/storageAccounts/contosodata"
+)
+WORKSPACE_TOPIC = (
+    "/subscriptions/1f0c2b7e-0000-4000-8000-000000000001/resourceGroups/rg-mlops/providers"
+    "/Microsoft.MachineLearningServices/workspaces/mlw-contoso"
+)
+ACR_TOPIC = (
+    "/subscriptions/1f0c2b7e-0000-4000-8000-000000000001/resourceGroups/rg-mlops/providers"
+    "/Microsoft.ContainerRegistry/registries/contosomlops"
+)
+GOOD_CSV = b"label,text\nham,see you at noon\nspam,WIN a prize now call 0900\n"
+
+
+class NoSecrets:
+    def get(self, name: str) -> str:
+        raise NotFound(name)
+
+
+@dataclass
+class World:
+    deps: Deps
+    platform: FakeMLPlatform
+    state: InMemoryStateStore
+    audit: RecordingAuditSink
+    blobs: InMemoryBlobStore
+    clock: FakeClock
+
+    def deliver(self, function: str, event: dict[str, Any]) -> None:
+        """Hand one event to a function registered in function_app, as the host does."""
+        eventgrid.invoke(function, event)
+
+    def upload(self, blob_path: str, data: bytes = GOOD_CSV, content_type: str = "text/csv") -> dict[str, Any]:
+        return topics.blob_created(STORAGE_TOPIC, self.blobs.put(blob_path, data, content_type))
+
+    def reconcile(self) -> None:
+        from azure.functions.timer import TimerRequest
+
+        from shared.localhost.functions_registry import user_function
+
+        user_function("reconcile_rollouts", "timerTrigger")(TimerRequest())
+
+    def outcomes(self, action: str) -> list[str]:
+        return [e.outcome for e in self.audit.entries if e.action == action]
+
+
+def model_registered(name: str, version: str, tags: dict[str, str] | None = None) -> dict[str, Any]:
+    """The event as Event Grid sends it: camelCase fields on the wire."""
+    return {
+        "id": str(uuid.uuid4()),
+        "topic": WORKSPACE_TOPIC,
+        "subject": f"models/{name}:{version}",
+        "eventType": "Microsoft.MachineLearningServices.ModelRegistered",
+        "eventTime": "2026-11-26T10:02:00.1234567Z",
+        "data": {"modelName": name, "modelVersion": version, "modelTags": tags or {},
+                 "modelProperties": {}},
+        "dataVersion": "2",
+        "metadataVersion": "1",
+    }
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    settings = Settings(
+        storage_account_url=ACCOUNT,
+        coalesce_quiet_seconds=60,
+        canary_seconds=300,
+    )
+    clock = FakeClock()
+    smoke = load_smoke_set(REPO_ROOT / "shared" / "smoke_set.tsv")
+    platform = FakeMLPlatform(smoke)
+    state, audit, blobs = InMemoryStateStore(), RecordingAuditSink(clock), InMemoryBlobStore(ACCOUNT)
+    deps = Deps(settings, platform, blobs, state, NoSecrets(), audit, clock, smoke)
+    bootstrap.install(deps)
+    yield World(deps, platform, state, audit, blobs, clock)
+    bootstrap.install(None)

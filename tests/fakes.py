@@ -1,0 +1,113 @@
+"""Fakes that keep state in memory and follow the port contracts, for service tests."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.domain.audit import GENESIS_HASH, AuditEntry, AuditRecord, chain
+from shared.domain.events import split_blob_url
+from shared.domain.models import BlobProperties, Stored
+from shared.ports import ConcurrencyConflict, NotFound
+
+
+class FakeClock:
+    def __init__(self, start: datetime = datetime(2025, 1, 1, tzinfo=UTC)) -> None:
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+
+
+class InMemoryStateStore:
+    """Values are copied through JSON on the way in and out, as a real store would."""
+
+    def __init__(self) -> None:
+        self.docs: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def get(self, kind: str, key: str) -> Stored | None:
+        return self._stored(kind, key) if (kind, key) in self.docs else None
+
+    def put(self, kind: str, key: str, value: Mapping[str, Any], *, etag: str | None) -> str:
+        document = json.dumps(value, sort_keys=True, allow_nan=False)
+        current = self.docs.get((kind, key))
+        if etag is None and current is not None:
+            raise ConcurrencyConflict(f"{kind}/{key} already exists")
+        if etag is not None and (current is None or current[1] != etag):
+            raise ConcurrencyConflict(f"{kind}/{key} changed or is missing")
+        new_etag = uuid.uuid4().hex
+        self.docs[(kind, key)] = (document, new_etag)
+        return new_etag
+
+    def list(self, kind: str, prefix: str = "") -> Sequence[Stored]:
+        keys = sorted(key for k, key in self.docs if k == kind and key.startswith(prefix))
+        return [self._stored(kind, key) for key in keys]
+
+    def _stored(self, kind: str, key: str) -> Stored:
+        document, etag = self.docs[(kind, key)]
+        return Stored(key, json.loads(document), etag)
+
+
+class RecordingAuditSink:
+    """Keeps what services asked to record (``entries``) and the sealed chain (``records``)."""
+
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        self.clock = clock or FakeClock()
+        self.entries: list[AuditEntry] = []
+        self.records: list[AuditRecord] = []
+
+    def append(self, entry: AuditEntry) -> AuditRecord:
+        prev = self.records[-1].hash if self.records else GENESIS_HASH
+        record = chain(entry, seq=len(self.records) + 1, time=self.clock.now(), prev_hash=prev)
+        self.entries.append(entry)
+        self.records.append(record)
+        return record
+
+    def actions(self) -> list[tuple[str, str]]:
+        return [(entry.action, entry.outcome) for entry in self.entries]
+
+
+class InMemoryBlobStore:
+    """Blobs of one account/container, addressed by URL like the real adapters."""
+
+    def __init__(
+        self,
+        account_url: str = "https://contosodata.blob.core.windows.net",
+        container: str = "training-data",
+    ) -> None:
+        self.account_url = account_url
+        self.container = container
+        self.blobs: dict[str, tuple[bytes, str, str]] = {}
+
+    def put(self, blob_path: str, data: bytes, content_type: str = "text/csv") -> BlobProperties:
+        etag = f'"0x8D{uuid.uuid4().hex[:13].upper()}"'
+        self.blobs[blob_path] = (data, content_type, etag)
+        return BlobProperties(self.url_for(blob_path), len(data), content_type, etag)
+
+    def url_for(self, blob_path: str) -> str:
+        return f"{self.account_url}/{self.container}/{blob_path}"
+
+    def properties(self, url: str) -> BlobProperties:
+        path = self._path(url)
+        if path not in self.blobs:
+            raise NotFound(f"no blob at {url}")
+        data, content_type, etag = self.blobs[path]
+        return BlobProperties(url, len(data), content_type, etag)
+
+    def read_head(self, url: str, max_bytes: int) -> bytes:
+        path = self._path(url)
+        if path not in self.blobs:
+            raise NotFound(f"no blob at {url}")
+        return self.blobs[path][0][:max_bytes]
+
+    def _path(self, url: str) -> str:
+        account_url, container, blob_path = split_blob_url(url)
+        if account_url.lower() != self.account_url.lower() or container != self.container:
+            raise ValueError(f"URL is outside {self.account_url}/{self.container}")
+        return blob_path

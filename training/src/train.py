@@ -1,0 +1,246 @@
+"""Train a text classifier, evaluate it against the champion, gate it and optionally register it.
+
+    python train.py --data PATH --model-output DIR [--champion MODEL_DIR]
+        [--positive-label spam] [--register-name NAME] [--tag KEY=VALUE ...] [--seed 42]
+
+Exit codes: 0 a model was trained (gate passed or failed), 2 invalid data, 1 unexpected error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import model_card
+import model_store
+import training_data
+from evaluation import METRIC_NAMES, compute_metrics, decide_gate, format_metric
+from evaluation import resolve_positive_label
+from training_data import Dataset, Split
+
+EXIT_TRAINED, EXIT_ERROR, EXIT_INVALID_DATA = 0, 1, 2
+C = 1.0
+WORD_NGRAMS = (1, 2)
+CHAR_NGRAMS = (2, 5)
+CALIBRATION_FOLDS = 5
+
+
+def _tag(pair: str) -> tuple[str, str]:
+    key, sep, value = pair.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {pair!r}")
+    return key.strip(), value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="data file or folder")
+    parser.add_argument("--model-output", type=Path, required=True, help="output folder")
+    parser.add_argument("--champion", type=Path, help="MLflow model folder of the champion")
+    parser.add_argument("--positive-label", default="spam")
+    parser.add_argument("--register-name", help="register the model under this name")
+    parser.add_argument("--tag", type=_tag, action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--seed", type=int, default=42)
+    return parser.parse_args(argv)
+
+
+def build_pipeline(min_class_rows: int, seed: int) -> Any:
+    """TF-IDF word and character n-grams into a calibrated linear SVM."""
+    import numpy as np
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+    from sklearn.svm import LinearSVC
+
+    features = FeatureUnion(
+        [
+            ("word", TfidfVectorizer(ngram_range=WORD_NGRAMS, sublinear_tf=True)),
+            # Case kept: "FREE", "URGENT" and short codes are strong spam cues in SMS.
+            (
+                "char",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=CHAR_NGRAMS,
+                    sublinear_tf=True,
+                    min_df=2,
+                    lowercase=False,
+                ),
+            ),
+        ]
+    )
+    folds = max(2, min(CALIBRATION_FOLDS, min_class_rows))
+    classifier = CalibratedClassifierCV(LinearSVC(C=C, random_state=seed), cv=folds)
+    # ravel turns a list of texts or a one-column DataFrame (pyfunc input) into 1-D text.
+    return Pipeline(
+        [
+            ("text", FunctionTransformer(np.ravel)),
+            ("features", features),
+            ("classifier", classifier),
+        ]
+    )
+
+
+def fit(split: Split, seed: int) -> Any:
+    smallest = min(split.train_labels.count(c) for c in set(split.train_labels))
+    return build_pipeline(smallest, seed).fit(split.train_texts, split.train_labels)
+
+
+def file_lineage(files: list[Path], root: Path, tags: dict[str, str]) -> dict[str, Any]:
+    base = root if root.is_dir() else root.parent
+    entries = [
+        {
+            "path": str(f.relative_to(base)),
+            "sha256": hashlib.sha256(f.read_bytes()).hexdigest(),
+            "size": f.stat().st_size,
+        }
+        for f in files
+    ]
+    combined = hashlib.sha256("\n".join(e["sha256"] for e in entries).encode()).hexdigest()
+    return {"data": str(root), "files": entries, "data_sha256": combined, "tags": tags}
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def reject(out: Path, data: Dataset) -> int:
+    """Report invalid data on stderr and in the output folder; nothing is trained."""
+    reason = f"data validation failed: {'; '.join(data.problems)}"
+    write_json(out / "gate.json", {"gate": "failed", "reason": reason, "metrics": {}})
+    print(
+        "Data validation failed:", *(f"  - {p}" for p in data.problems), sep="\n", file=sys.stderr
+    )
+    print(f"Stats: {json.dumps(data.stats, sort_keys=True)}", file=sys.stderr)
+    return EXIT_INVALID_DATA
+
+
+def evaluate_champion(path: Path, split: Split, positive: str | None) -> dict[str, Any]:
+    champion = model_store.load(path)
+    return compute_metrics(champion, split.test_texts, split.test_labels, positive)
+
+
+def version_tags(
+    gate: dict[str, Any], metrics: dict[str, Any], lineage: dict[str, Any]
+) -> dict[str, str]:
+    challenger = metrics["challenger"]
+    tags = {"gate": gate["gate"], "gate_reason": gate["reason"]}
+    tags |= {name: format_metric(challenger[name]) for name in METRIC_NAMES}
+    tags |= {
+        "positive_label": metrics["positive_label"] or "",
+        "data_sha256": lineage["data_sha256"],
+    }
+    return tags | lineage["tags"]
+
+
+def register(
+    out: Path, name: str, model: Any, tags: dict[str, str], params: dict[str, Any]
+) -> dict[str, str]:
+    """One MLflow run with params, metrics and artifacts; one model version created with its tags.
+
+    The tags go on at creation so a ModelRegistered handler never sees an untagged version.
+    """
+    import mlflow
+    import mlflow.sklearn
+
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    with mlflow.start_run() as run:
+        mlflow.log_params(params)
+        for role in ("challenger", "champion"):
+            values = metrics[role] or {}
+            prefix = "" if role == "challenger" else "champion_"
+            mlflow.log_metrics(
+                {prefix + k: float(values[k]) for k in METRIC_NAMES if values.get(k) is not None}
+            )
+        mlflow.set_tags(tags)
+        for artifact in (
+            "model_card.md",
+            "lineage.json",
+            "metrics.json",
+            "validation.json",
+            "gate.json",
+        ):
+            mlflow.log_artifact(str(out / artifact))
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            serialization_format="skops",
+            signature=model_store.signature(),
+            skops_trusted_types=list(model_store.TRUSTED_TYPES),
+        )
+        version = mlflow.register_model(info.model_uri, name, tags=tags)
+        registered = {"name": name, "version": str(version.version), "run_id": run.info.run_id}
+    write_json(out / "registered.json", registered)
+    return registered
+
+
+def train(args: argparse.Namespace) -> int:
+    out: Path = args.model_output
+    out.mkdir(parents=True, exist_ok=True)
+    data, files = training_data.load(args.data)
+    lineage = file_lineage(files, args.data, dict(args.tag))
+    write_json(out / "lineage.json", lineage)
+    write_json(out / "validation.json", data.report())
+    if not data.valid:
+        return reject(out, data)
+
+    split = training_data.hash_split(data.texts, data.labels)
+    positive, note = resolve_positive_label(data.labels, args.positive_label)
+    started = time.perf_counter()
+    model = fit(split, args.seed)
+    fit_seconds = time.perf_counter() - started
+    challenger = compute_metrics(model, split.test_texts, split.test_labels, positive)
+    champion = evaluate_champion(args.champion, split, positive) if args.champion else None
+    verdict, reason = decide_gate(challenger, champion)
+
+    metrics = {
+        "challenger": challenger,
+        "champion": champion,
+        "positive_label": positive,
+        "positive_label_note": note,
+        "classes": [str(c) for c in model.classes_],
+        "split": split.summary(),
+        "fit_seconds": round(fit_seconds, 3),
+    }
+    gate = {"gate": verdict, "reason": reason, "metrics": challenger, "champion_metrics": champion}
+    params = {
+        "seed": args.seed,
+        "C": C,
+        "word_ngrams": str(WORD_NGRAMS),
+        "char_ngrams": str(CHAR_NGRAMS),
+        "positive_label": positive or "",
+        "classes": ",".join(metrics["classes"]),
+        "train_rows": len(split.train_texts),
+        "data_sha256": lineage["data_sha256"],
+    }
+    shutil.rmtree(out / "model", ignore_errors=True)  # a rerun into the same folder
+    model_store.save(model, out / "model")
+    write_json(out / "metrics.json", metrics)
+    write_json(out / "gate.json", gate)
+    (out / "model_card.md").write_text(model_card.render(metrics, gate, lineage, params), "utf-8")
+    if args.register_name:
+        tags = version_tags(gate, metrics, lineage)
+        registered = register(out, args.register_name, model, tags, params)
+        print(f"registered {registered['name']} version {registered['version']}")
+    print(f"gate {verdict}: {reason}")
+    return EXIT_TRAINED
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return train(args)
+    except Exception:
+        traceback.print_exc(file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
