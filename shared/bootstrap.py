@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared.services.deps import Deps
-from shared.settings import Settings
 
-if TYPE_CHECKING:  # annotations only: the adapters are imported when first built
+if TYPE_CHECKING:  # annotations only: settings and adapters are imported when first used
     from shared.adapters.local.audit_sink import SqliteAuditSink
     from shared.adapters.local.blob_store import LocalBlobStore
     from shared.adapters.local.ml_platform import LocalMLPlatform
     from shared.localhost.eventgrid import LocalEventGrid
+    from shared.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,6 +49,8 @@ def deps() -> Deps:
     global _deps
     with _lock:
         if _deps is None:
+            from shared.settings import Settings
+
             _deps = build_local(Settings()).deps
         return _deps
 

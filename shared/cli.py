@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -15,7 +16,7 @@ from shared.settings import Settings
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    configure_logging()
+    configure_logging(logging.INFO if args.verbose else logging.WARNING)
     try:
         code: int = args.run(args)
     except KeyboardInterrupt:
@@ -26,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlops", description=__doc__)
     parser.add_argument("--home", type=Path, help="state folder (default: $MLOPS_HOME or .mlops)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log the functions' work")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="run the whole story locally, no Azure account")

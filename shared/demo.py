@@ -82,6 +82,7 @@ class _Story:
         ]
         for _ in range(4):  # Event Grid delivers at least once: the same event again
             self.backend.events.publish(events[0])
+        self.pump()
         self.step("2. Bad input is refused, audited, and starts nothing")
         self.upload_bytes("misc/contacts.csv", b"name,phone\nann,0123\n", "text/csv")
         self.publish(self.forged_blob_event("spam/../../secrets/key.tsv"))
@@ -92,18 +93,19 @@ class _Story:
         for i, part in enumerate(_chunks(second, 2)):
             self.upload(f"spam/batch-2/part-{i + 1:03d}.tsv", part)
         self.settle()
-        self.step("5. Bad models: a gate failure, and forged tags caught by the smoke test")
+        self.step("5. Scrambled labels fool the gate; the smoke test catches it: rolled back")
         self.upload("spam-relabelled/part-001.tsv", _relabelled(rows))
         self.settle()
-        self.register_forged_model()
+        self.step("6. A model registered by hand, without the training job's gate: rejected")
+        self.register_by_hand()
         self.settle()
-        self.step("6. A serving image is pushed: allow-listed and by digest rolls forward")
+        self.step("7. A serving image is pushed: allow-listed and by digest rolls forward")
         self.push_image(self.settings.allowed_registries[0], self.settings.allowed_repositories[0])
         self.settle()
         self.push_image("untrusted.example.io", "mlops/sklearn-serving")
         self.push_image(self.settings.allowed_registries[0], "team-x/experimental")
         self.settle()
-        self.step("7. Scoring through the endpoint (traffic-weighted routing)")
+        self.step("8. Scoring through the endpoint (traffic-weighted routing)")
         self.score()
 
     def step(self, title: str) -> None:
@@ -139,21 +141,15 @@ class _Story:
             topics.image_pushed(self.acr_topic, registry, repository, digest=digest, tag="1.4.2")
         )
 
-    def register_forged_model(self) -> None:
-        """Re-register the gate-failed version with hand-written passing tags: the gate
-        believes tags, so the smoke test on real examples has to catch it."""
-        platform = self.backend.platform
-        failed = platform.list_models(self.settings.model_name)[-1]
-        forged = {
-            "gate": "passed",
-            "gate_reason": "tags written by hand, not by the job",
-            "accuracy": "0.9900",
-            "f1": "0.9700",
-        }
+    def register_by_hand(self) -> None:
+        """Copy the serving model's files into a new version with no gate tags, as someone
+        bypassing the training job would: the gate refuses what the job did not vouch for."""
+        platform, name = self.backend.platform, self.settings.endpoint_name
+        serving = platform.get_deployment(name, platform.get_endpoint(name).serving or "").model
         version = platform.register_model_dir(
-            self.settings.model_name, platform.model_path(failed.ref), forged
+            self.settings.model_name, platform.model_path(serving), {"owner": "someone"}
         )
-        self.say(f"  registered {version.ref} with forged tags gate=passed")
+        self.say(f"  registered {version.ref} by hand, without gate tags")
         self.pump()
 
     def pump(self) -> None:
@@ -201,7 +197,7 @@ class _Story:
     def report(self, settings: Settings) -> dict[str, Any]:
         deps, audit = self.backend.deps, self.backend.audit
         records = audit.records()
-        self.say("\n== 8. The audit trail ==\n" + table(records))
+        self.say("\n== 9. The audit trail ==\n" + table(records))
         chain = audit.verify()
         self.say(
             f"\nmlops audit verify: {'valid' if chain.valid else 'BROKEN'}, {chain.records} records"

@@ -52,7 +52,9 @@ class World:
         """Hand one event to a function registered in function_app, as the host does."""
         eventgrid.invoke(function, event)
 
-    def upload(self, blob_path: str, data: bytes = GOOD_CSV, content_type: str = "text/csv") -> dict[str, Any]:
+    def upload(
+        self, blob_path: str, data: bytes = GOOD_CSV, content_type: str = "text/csv"
+    ) -> dict[str, Any]:
         return topics.blob_created(STORAGE_TOPIC, self.blobs.put(blob_path, data, content_type))
 
     def reconcile(self) -> None:
@@ -74,8 +76,12 @@ def model_registered(name: str, version: str, tags: dict[str, str] | None = None
         "subject": f"models/{name}:{version}",
         "eventType": "Microsoft.MachineLearningServices.ModelRegistered",
         "eventTime": "2026-11-26T10:02:00.1234567Z",
-        "data": {"modelName": name, "modelVersion": version, "modelTags": tags or {},
-                 "modelProperties": {}},
+        "data": {
+            "modelName": name,
+            "modelVersion": version,
+            "modelTags": tags or {},
+            "modelProperties": {},
+        },
         "dataVersion": "2",
         "metadataVersion": "1",
     }
@@ -91,7 +97,11 @@ def world() -> Iterator[World]:
     clock = FakeClock()
     smoke = load_smoke_set(REPO_ROOT / "shared" / "smoke_set.tsv")
     platform = FakeMLPlatform(smoke)
-    state, audit, blobs = InMemoryStateStore(), RecordingAuditSink(clock), InMemoryBlobStore(ACCOUNT)
+    state, audit, blobs = (
+        InMemoryStateStore(),
+        RecordingAuditSink(clock),
+        InMemoryBlobStore(ACCOUNT),
+    )
     deps = Deps(settings, platform, blobs, state, NoSecrets(), audit, clock, smoke)
     bootstrap.install(deps)
     yield World(deps, platform, state, audit, blobs, clock)

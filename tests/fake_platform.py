@@ -11,6 +11,7 @@ from shared.domain.models import (
     DeploymentSpec,
     EndpointInfo,
     JobInfo,
+    JobStatus,
     ModelRef,
     ModelVersion,
     ProvisioningState,
@@ -19,7 +20,12 @@ from shared.domain.models import (
 from shared.ports import NotFound, TransientError
 
 Behaviour = Literal["good", "wrong", "down"]
-GOOD_TAGS = {"gate": "passed", "gate_reason": "beats champion", "accuracy": "0.9900", "f1": "0.9600"}
+GOOD_TAGS = {
+    "gate": "passed",
+    "gate_reason": "beats champion",
+    "accuracy": "0.9900",
+    "f1": "0.9600",
+}
 
 
 class FakeMLPlatform:
@@ -41,7 +47,7 @@ class FakeMLPlatform:
         return ModelRef(name, version)
 
     def finish_job(self, name: str, model: ModelRef | None, *, failed: bool = False) -> None:
-        status = "failed" if failed else "completed"
+        status: JobStatus = "failed" if failed else "completed"
         self.jobs[name] = JobInfo(name, status, model, "data invalid" if failed else "")
 
     # MLPlatform -------------------------------------------------------------
@@ -86,7 +92,9 @@ class FakeMLPlatform:
         return self.deployments[(endpoint, name)]
 
     def set_provisioning(self, endpoint: str, name: str, state: ProvisioningState) -> None:
-        self.deployments[(endpoint, name)] = replace(self.deployments[(endpoint, name)], state=state)
+        self.deployments[(endpoint, name)] = replace(
+            self.deployments[(endpoint, name)], state=state
+        )
 
     def set_traffic(self, endpoint: str, traffic: Mapping[str, int]) -> None:
         unknown = set(traffic) - {n for (e, n) in self.deployments if e == endpoint}

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from shared.ports import AuditSink, BlobStore, Clock, MLPlatform, SecretStore, StateStore
-from shared.settings import Settings
+
+if TYPE_CHECKING:  # pydantic costs ~80 ms: load it on the first invocation, not at import
+    from shared.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,10 @@ def test_the_first_model_goes_to_blue_at_100_percent(world: World) -> None:
     assert world.platform.traffic[ENDPOINT] == {"blue": 100}
     [rollout] = rollouts(world)
     assert [t.phase for t in rollout.history] == [
-        Phase.DEPLOYING, Phase.SMOKE_TESTING, Phase.PROMOTED, Phase.COMPLETED,
+        Phase.DEPLOYING,
+        Phase.SMOKE_TESTING,
+        Phase.PROMOTED,
+        Phase.COMPLETED,
     ]
     assert world.outcomes("rollout.completed") == ["succeeded"]
 
@@ -183,14 +186,23 @@ def test_a_newer_model_supersedes_an_active_rollout(world: World) -> None:
     settle(world)
     phases = {r.model.version: r.phase for r in rollouts(world)}
     assert phases == {"1": Phase.COMPLETED, "2": Phase.SUPERSEDED, "3": Phase.COMPLETED}
-    assert world.platform.get_deployment(ENDPOINT, world.platform.get_endpoint(ENDPOINT).serving or "").model.version == "3"
+    assert (
+        world.platform.get_deployment(
+            ENDPOINT, world.platform.get_endpoint(ENDPOINT).serving or ""
+        ).model.version
+        == "3"
+    )
 
 
 def test_an_allow_listed_image_by_digest_rolls_the_serving_model_forward(world: World) -> None:
     register(world, "1")
     settle(world)
-    world.deliver("on_image_pushed", topics.image_pushed(
-        ACR_TOPIC, "contosomlops.azurecr.io", "mlops/sklearn-serving", digest=DIGEST, tag="2.1"))
+    world.deliver(
+        "on_image_pushed",
+        topics.image_pushed(
+            ACR_TOPIC, "contosomlops.azurecr.io", "mlops/sklearn-serving", digest=DIGEST, tag="2.1"
+        ),
+    )
     settle(world)
     [serving] = world.platform.get_endpoint(ENDPOINT).deployments
     assert serving.image == f"contosomlops.azurecr.io/mlops/sklearn-serving@{DIGEST}"
@@ -211,7 +223,9 @@ def test_images_off_the_allow_list_or_by_tag_are_rejected(
 ) -> None:
     register(world, "1")
     settle(world)
-    world.deliver("on_image_pushed", topics.image_pushed(ACR_TOPIC, registry, repository, digest=digest))
+    world.deliver(
+        "on_image_pushed", topics.image_pushed(ACR_TOPIC, registry, repository, digest=digest)
+    )
     [entry] = [e for e in world.audit.entries if e.action == "image.pushed"]
     assert entry.outcome == "rejected"
     assert reason in entry.reason.lower()
@@ -219,8 +233,12 @@ def test_images_off_the_allow_list_or_by_tag_are_rejected(
 
 
 def test_an_image_before_any_model_is_rejected(world: World) -> None:
-    world.deliver("on_image_pushed", topics.image_pushed(
-        ACR_TOPIC, "contosomlops.azurecr.io", "mlops/sklearn-serving", digest=DIGEST))
+    world.deliver(
+        "on_image_pushed",
+        topics.image_pushed(
+            ACR_TOPIC, "contosomlops.azurecr.io", "mlops/sklearn-serving", digest=DIGEST
+        ),
+    )
     assert world.outcomes("image.pushed") == ["rejected"]
 
 
@@ -246,13 +264,27 @@ def test_an_operator_redeploys_a_known_version_and_is_the_recorded_actor(world: 
     settle(world)
     register(world, "2")
     settle(world)
-    rollout = redeploy(ENDPOINT, ModelRef(MODEL, "1"), principal=ALICE, reason="v2 drifts",
-                       operation_key="op-1", supersede=False, deps=world.deps)
+    rollout = redeploy(
+        ENDPOINT,
+        ModelRef(MODEL, "1"),
+        principal=ALICE,
+        reason="v2 drifts",
+        operation_key="op-1",
+        supersede=False,
+        deps=world.deps,
+    )
     settle(world)
     assert world.platform.get_deployment(ENDPOINT, "blue").model == ModelRef(MODEL, "1")
     assert any(e.actor == ALICE.actor and e.reason == "v2 drifts" for e in world.audit.entries)
-    again = redeploy(ENDPOINT, ModelRef(MODEL, "1"), principal=ALICE, reason="v2 drifts",
-                     operation_key="op-1", supersede=False, deps=world.deps)
+    again = redeploy(
+        ENDPOINT,
+        ModelRef(MODEL, "1"),
+        principal=ALICE,
+        reason="v2 drifts",
+        operation_key="op-1",
+        supersede=False,
+        deps=world.deps,
+    )
     assert again.id == rollout.id  # the same operation key finds the same rollout
 
 
@@ -262,10 +294,24 @@ def test_a_redeploy_while_a_rollout_is_active_conflicts_unless_superseding(world
     register(world, "2")
     world.reconcile()
     with pytest.raises(RolloutConflict):
-        redeploy(ENDPOINT, ModelRef(MODEL, "1"), principal=ALICE, reason="r",
-                 operation_key="op-2", supersede=False, deps=world.deps)
-    redeploy(ENDPOINT, ModelRef(MODEL, "1"), principal=ALICE, reason="r",
-             operation_key="op-3", supersede=True, deps=world.deps)
+        redeploy(
+            ENDPOINT,
+            ModelRef(MODEL, "1"),
+            principal=ALICE,
+            reason="r",
+            operation_key="op-2",
+            supersede=False,
+            deps=world.deps,
+        )
+    redeploy(
+        ENDPOINT,
+        ModelRef(MODEL, "1"),
+        principal=ALICE,
+        reason="r",
+        operation_key="op-3",
+        supersede=True,
+        deps=world.deps,
+    )
     assert any(r.phase == Phase.SUPERSEDED for r in rollouts(world))
 
 

@@ -33,7 +33,8 @@ def render(
         "decisions on its own. Inputs are single texts of at most 5,000 characters.",
         "",
         "## Model",
-        "TF-IDF features (word 1-2 grams and case-sensitive char_wb n-grams, sublinear tf) "
+        "TF-IDF features over hashed word 1-2 grams and case-sensitive char_wb 1-5 grams "
+        "(sublinear tf) "
         "feeding a linear SVM whose scores are calibrated into probabilities (sigmoid). "
         f"Parameters: `{params}`.",
         "",

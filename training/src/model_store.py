@@ -41,16 +41,29 @@ def signature() -> Any:
     return ModelSignature(inputs=Schema([ColSpec("string")]), outputs=Schema([ColSpec("string")]))
 
 
+def pip_requirements() -> list[str]:
+    """Pinned from the running versions; MLflow's own inference imports the model in a
+    subprocess, which takes seconds and can pick up unrelated packages."""
+    from importlib.metadata import version
+
+    packages = ("mlflow", "scikit-learn", "skops", "numpy", "scipy", "pandas")
+    return [f"{name}=={version(name)}" for name in packages]
+
+
+def mlflow_options() -> dict[str, Any]:
+    """The save/log arguments shared by the saved and the logged copy of a model."""
+    return {
+        "serialization_format": "skops",
+        "signature": signature(),
+        "skops_trusted_types": list(TRUSTED_TYPES),
+        "pip_requirements": pip_requirements(),
+    }
+
+
 def save(model: Any, path: Path) -> None:
     import mlflow.sklearn
 
-    mlflow.sklearn.save_model(
-        model,
-        str(path),
-        serialization_format="skops",
-        signature=signature(),
-        skops_trusted_types=list(TRUSTED_TYPES),
-    )
+    mlflow.sklearn.save_model(model, str(path), **mlflow_options())
 
 
 def load(path: Path) -> Any:

@@ -222,7 +222,7 @@ class LocalEndpoints:
         config = server.ServerConfig(
             entry_script=self._entry_script,
             model_dir=row.model_dir,
-            log_path=self._ml / "deployments" / row.endpoint / f"{row.name}.log",
+            log_path=self._log_path(row),
             env={
                 "MLOPS_MODEL_NAME": row.model_name,
                 "MLOPS_MODEL_VERSION": row.model_version,
@@ -250,17 +250,23 @@ class LocalEndpoints:
             if row.state in ("failed", "deleting"):
                 return row
             process = self._servers.get((row.endpoint, row.name))
+            if process is not None and process.pid != row.pid:  # replaced by another process
+                server.stop_process(self._servers.pop((row.endpoint, row.name)))
+                process = None
             running = process.poll() is None if process is not None else server.pid_alive(row.pid)
             if running:
                 if row.state == "creating" and server.is_ready(row.port):
                     return self._update(row, state="succeeded")
                 return row
             if process is not None and row.state == "creating":
-                tail = server.log_tail(self._ml / "deployments" / row.endpoint / f"{row.name}.log")
+                tail = server.log_tail(self._log_path(row))
                 return self._update(row, state="failed", error=f"the server exited: {tail}")
             log.info("restarting deployment %s/%s (its process is gone)", row.endpoint, row.name)
             restarted = self._start(row)
             return self._update(restarted, state="creating", pid=restarted.pid, port=restarted.port)
+
+    def _log_path(self, row: DeploymentRow) -> Path:
+        return self._ml / "deployments" / row.endpoint / f"{row.name}.log"
 
     def _update(self, row: DeploymentRow, **fields: Any) -> DeploymentRow:
         self._db.update_deployment(row.endpoint, row.name, **fields)

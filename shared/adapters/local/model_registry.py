@@ -132,4 +132,3 @@ def uri_to_path(uri: str) -> Path:
     if parsed.scheme not in ("", "file"):
         raise ValueError(f"not a local artifact location: {uri}")
     return Path(unquote(parsed.path))
-

@@ -1,0 +1,69 @@
+"""Event handling throughput in process, through the registered function, on the local
+backend (SQLite state and audit, folder blob store): parse, validate, dedupe, state write,
+audit. Also checks that a 1,000-event burst for one prefix closes into exactly one job."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from shared import bootstrap  # noqa: E402
+from shared.bootstrap import local_topic  # noqa: E402
+from shared.localhost import eventgrid, topics  # noqa: E402
+from shared.services.data import WINDOW  # noqa: E402
+from shared.settings import Settings  # noqa: E402
+
+EVENTS = 1000
+DATA = b"label\ttext\nham\tsee you at noon\nspam\tWIN a prize now, call 09061701461\n"
+
+
+def main() -> dict[str, Any]:
+    logging.disable(logging.INFO)  # measure the work, not the console
+    with tempfile.TemporaryDirectory() as home:
+        settings = Settings(home=Path(home), coalesce_quiet_seconds=0)
+        backend = bootstrap.build_local(settings)
+        bootstrap.install(backend.deps)
+        try:
+            topic = local_topic(settings, "Microsoft.Storage/storageAccounts")
+            events = [
+                topics.blob_created(
+                    topic,
+                    backend.blobs.upload(
+                        f"spam/burst/part-{i:04d}.tsv", DATA, "text/tab-separated-values"
+                    ),
+                )
+                for i in range(EVENTS)
+            ]
+            eventgrid.invoke("on_blob_created", events[0])  # warm up: open connections
+            started = time.perf_counter()
+            for event in events[1:]:
+                eventgrid.invoke("on_blob_created", event)
+            elapsed = time.perf_counter() - started
+            redelivered = time.perf_counter()
+            for event in events[:200]:
+                eventgrid.invoke("on_blob_created", event)
+            duplicate_rate = 200 / (time.perf_counter() - redelivered)
+            window = backend.deps.state.get(WINDOW, "spam")
+            return {
+                "events": EVENTS - 1,
+                "seconds": round(elapsed, 3),
+                "events_per_second": round((EVENTS - 1) / elapsed),
+                "duplicates_per_second": round(duplicate_rate),
+                "window_blobs": window.value["blobs"] if window else 0,
+                "audit_records": backend.audit.verify().records,
+            }
+        finally:
+            bootstrap.install(None)
+            backend.close()
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))

@@ -1,0 +1,56 @@
+"""`mlops demo` end to end: the real CLI, real training jobs, real azmlinfsrv deployments."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shared.bootstrap import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+MLOPS = Path(sys.executable).parent / "mlops"
+
+
+def _our_servers(home: Path) -> list[str]:
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
+    return [line for line in ps.stdout.splitlines() if "azmlinfsrv" in line and str(home) in line]
+
+
+def test_the_demo_tells_the_whole_story(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run = subprocess.run(
+        [str(MLOPS), "--home", str(home), "demo"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    report = json.loads((home / "demo-report.json").read_text())
+
+    assert report["audit_chain_valid"] is True
+    assert report["dead_letters"] == 0
+    [serving] = [name for name, weight in report["traffic"].items() if weight == 100]
+    assert len(report["deployments"]) == 1
+    assert report["deployments"][0]["image"].startswith("contosomlops.azurecr.io/mlops/")
+    gates = [m["gate"] for m in report["models"]]
+    assert gates == ["passed", "passed", "passed", None]  # v3 scrambled, v4 by hand
+    phases = [(r["kind"], r["model"].split(":")[1], r["final_phase"]) for r in report["rollouts"]]
+    assert sorted(phases) == sorted(
+        [
+            ("model", "1", "completed"),
+            ("model", "2", "completed"),
+            ("model", "3", "rolled_back"),
+            ("image", "2", "completed"),
+        ]
+    )
+    labels = [s["label"] for s in report["sample_scores"]]
+    assert labels == ["ham", "spam", "ham", "spam"]
+    assert all(s["served_by"]["deployment"] == serving for s in report["sample_scores"])
+    assert "duplicate" in run.stdout and "rejected" in run.stdout
+    assert not _our_servers(home)

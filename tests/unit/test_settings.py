@@ -1,0 +1,46 @@
+"""Settings are typed and validated at start-up; the example file lists every one."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from shared.bootstrap import REPO_ROOT
+from shared.settings import Settings
+
+
+def test_comma_separated_lists_are_split_and_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_ALLOWED_EXTENSIONS", ".CSV, .tsv")
+    monkeypatch.setenv("MLOPS_ALLOWED_REPOSITORIES", "mlops/a,mlops/B")
+    settings = Settings()
+    assert settings.allowed_extensions == (".csv", ".tsv")
+    assert settings.allowed_repositories == ("mlops/a", "mlops/B")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MLOPS_CANARY_PERCENT", "80"),
+        ("MLOPS_MIN_F1", "1.5"),
+        ("MLOPS_STORAGE_ACCOUNT_URL", "ftp://x"),
+        ("MLOPS_BACKEND", "cloud"),
+    ],
+)
+def test_bad_values_fail_at_start_up_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert name.removeprefix("MLOPS_").lower() in str(error.value)
+
+
+def test_the_example_settings_file_lists_every_setting_and_loads() -> None:
+    values = json.loads((REPO_ROOT / "local.settings.example.json").read_text())["Values"]
+    listed = {key.removeprefix("MLOPS_").lower() for key in values if key.startswith("MLOPS_")}
+    internal = {"smoke_set", "local_subscription", "local_resource_group"}
+    assert set(Settings.model_fields) - internal <= listed
+    fields = {name: values[f"MLOPS_{name.upper()}"] for name in listed}
+    assert Settings(**fields).model_name == "spam-classifier"
