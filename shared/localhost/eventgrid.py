@@ -87,8 +87,15 @@ def invoke(function: str, raw: Mapping[str, Any]) -> None:
 class LocalEventGrid:
     """Pending deliveries in SQLite: survives a crash of the process, like the real service."""
 
-    def __init__(self, path: Path, *, max_attempts: int = 5) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_attempts: int = 5,
+        backoff: Sequence[float] = BACKOFF_SECONDS,
+    ) -> None:
         self._path = path
+        self._backoff = tuple(backoff)
         self._dead_letters = path.parent / "deadletter"
         self._max_attempts = max_attempts
         self._routing = load_routing()
@@ -151,10 +158,8 @@ class LocalEventGrid:
             attempts,
             type(error).__name__,
         )
-        status, due = (
-            "pending",
-            time.time() + BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1],
-        )
+        delay = self._backoff[min(attempts, len(self._backoff)) - 1]
+        status, due = "pending", time.time() + delay
         if attempts >= self._max_attempts:
             status = "deadlettered"
             self._dead_letter(subscription, body, attempts, error)
