@@ -106,6 +106,8 @@ SPAM_TEMPLATES = (
     "Cash prize of £{amount} waiting for you! Reply CASH to {shortcode}. Stop? txt STOP",
     "SMS AUCTION - a brand new Nokia goes for just £{small_amount}! Txt BID to {shortcode}",
     "Your parcel could not be delivered. Reschedule at {url} (fee £1.99)",
+    "URGENT: your {brand} account has been suspended. Verify your details at {url}",
+    "Security alert: a new device signed in to your bank. Not you? Login at {url} now",
 )  # fmt: skip
 # Spam written to look personal: the hard cases on the other side.
 SPAM_HARD_TEMPLATES = (

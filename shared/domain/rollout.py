@@ -74,7 +74,8 @@ class Rollout:
 
     @property
     def deployment(self) -> str:
-        return f"{self.endpoint}/{self.colour}"
+        """endpoint/colour, or just the endpoint before a colour is chosen."""
+        return f"{self.endpoint}/{self.colour}" if self.colour else self.endpoint
 
     def to(self, phase: Phase, now: datetime, note: str) -> Rollout:
         """The rollout after moving to ``phase``; refuses moves the state machine forbids."""

@@ -159,9 +159,11 @@ def _canary(rollout: Rollout, deps: Deps) -> Rollout:
 
 
 def _promoted(rollout: Rollout, deps: Deps) -> Rollout:
+    note = "first deployment: nothing to remove"
     if rollout.previous and rollout.previous != rollout.colour:
         deps.platform.begin_delete_deployment(rollout.endpoint, rollout.previous)
-    done = _move(rollout, deps, Phase.COMPLETED, f"old deployment {rollout.previous} removed")
+        note = f"old deployment {rollout.previous} removed"
+    done = _move(rollout, deps, Phase.COMPLETED, note)
     _release(deps, done)
     return done
 

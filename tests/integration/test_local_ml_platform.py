@@ -3,11 +3,13 @@ and azmlinfsrv deployments. One platform (and one trained model per version) per
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,25 +159,38 @@ def test_a_job_on_one_class_data_fails_clearly_and_announces_nothing(trained: Tr
     assert announced == ["job-v1"]
 
 
-def test_a_challenger_job_is_registered_as_the_next_version(trained: Trained, v2: JobInfo) -> None:
+def test_a_challenger_job_is_registered_as_the_next_version(
+    trained: Trained, v2: JobInfo, env: Env
+) -> None:
     assert v2 == JobInfo("job-v2", "completed", ModelRef(MODEL, "2"))
+    gate = json.loads((env.home / "ml" / "jobs" / "job-v2" / "outputs" / "gate.json").read_text())
+    assert gate["champion_metrics"], "the champion was not evaluated"
     assert [m.version for m in trained.platform.list_models(MODEL)] == ["1", "2"]
     assert trained.platform.list_models("no-such-model") == []
     assert trained.platform.get_model(MODEL, "2").tags["job_name"] == "job-v2"
 
 
-def test_blue_serves_version_1_through_the_endpoint(trained: Trained, env: Env) -> None:
+@pytest.fixture(scope="module")
+def blue(trained: Trained, env: Env) -> float:
+    """Version 1 deployed as blue with all the traffic; returns its start-to-ready seconds."""
     platform = trained.platform
     assert platform.ensure_endpoint(ENDPOINT).traffic == {}
     started = time.monotonic()
     platform.begin_deployment(DeploymentSpec(ENDPOINT, "blue", ModelRef(MODEL, "1")))
     assert platform.get_deployment(ENDPOINT, "blue").state == "creating"
     ready = platform.wait_for_deployment(ENDPOINT, "blue", timeout=90)
-    print(f"azmlinfsrv start to ready: {time.monotonic() - started:.1f}s")
+    seconds = time.monotonic() - started
     assert (ready.state, ready.error) == ("succeeded", "")
     env.remember(platform, "blue")
     platform.set_traffic(ENDPOINT, {"blue": 100})
+    return seconds
+
+
+def test_blue_serves_version_1_through_the_endpoint(trained: Trained, blue: float) -> None:
+    print(f"azmlinfsrv start to ready: {blue:.1f}s")
+    platform = trained.platform
     assert platform.get_endpoint(ENDPOINT).serving == "blue"
+    before = platform.deployment_stats(ENDPOINT, "blue")["requests"]
 
     answer = platform.invoke(ENDPOINT, {"data": TEXTS})
     assert [p["label"] for p in answer["predictions"]] == ["spam", "ham"]
@@ -183,15 +198,36 @@ def test_blue_serves_version_1_through_the_endpoint(trained: Trained, env: Env) 
     assert answer["model"]["deployment"] == "blue"
     direct = platform.invoke(ENDPOINT, {"data": TEXTS[:1]}, deployment="blue")
     assert 0.5 < direct["predictions"][0]["probability"] <= 1.0
-    assert platform.deployment_stats(ENDPOINT, "blue")["requests"] == 2
+    assert platform.deployment_stats(ENDPOINT, "blue")["requests"] == before + 2
 
 
+@pytest.mark.usefixtures("blue")
 def test_a_bad_payload_is_a_value_error(trained: Trained) -> None:
-    with pytest.raises(ValueError, match="rejected"):
+    before = trained.platform.deployment_stats(ENDPOINT, "blue")
+    with pytest.raises(ValueError, match='"data" must be a list'):
         trained.platform.invoke(ENDPOINT, {"data": "not a list"}, deployment="blue")
-    assert trained.platform.deployment_stats(ENDPOINT, "blue")["client_errors"] == 1
+    after = trained.platform.deployment_stats(ENDPOINT, "blue")
+    assert after["client_errors"] == before["client_errors"] + 1
+    assert after["errors"] == before["errors"]
 
 
+@pytest.mark.usefixtures("blue")
+def test_threads_share_the_platform(trained: Trained) -> None:
+    """The local Functions host calls the platform from several threads at once."""
+    platform = trained.platform
+    before = platform.deployment_stats(ENDPOINT, "blue")["requests"]
+
+    def score(_: int) -> str:
+        platform.get_deployment(ENDPOINT, "blue")
+        return str(platform.invoke(ENDPOINT, {"data": TEXTS})["predictions"][0]["label"])
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        labels = list(pool.map(score, range(30)))
+    assert labels == ["spam"] * 30
+    assert platform.deployment_stats(ENDPOINT, "blue")["requests"] == before + 30
+
+
+@pytest.mark.usefixtures("blue")
 @pytest.mark.parametrize(
     "traffic",
     [{"blue": 90}, {"blue": 50, "green": 50}, {"blue": 101}, {"blue": -1}, {"blue": True}],
@@ -202,6 +238,7 @@ def test_bad_traffic_is_refused(trained: Trained, traffic: dict[str, int]) -> No
     assert trained.platform.get_endpoint(ENDPOINT).traffic == {"blue": 100}
 
 
+@pytest.mark.usefixtures("blue")
 def test_green_takes_a_canary_share_then_is_deleted(
     trained: Trained, v2: JobInfo, env: Env
 ) -> None:
@@ -235,6 +272,7 @@ def test_green_takes_a_canary_share_then_is_deleted(
     assert platform.get_endpoint(ENDPOINT).traffic == {"blue": 100}
 
 
+@pytest.mark.usefixtures("blue")
 def test_a_deployment_of_a_broken_model_fails_with_its_log(
     trained: Trained, tmp_path: Path, env: Env
 ) -> None:
@@ -251,6 +289,7 @@ def test_a_deployment_of_a_broken_model_fails_with_its_log(
     trained.platform.begin_delete_deployment(ENDPOINT, "broken")
 
 
+@pytest.mark.usefixtures("blue")
 def test_a_later_process_restarts_a_stopped_deployment_on_first_use(
     trained: Trained, env: Env
 ) -> None:
@@ -262,9 +301,14 @@ def test_a_later_process_restarts_a_stopped_deployment_on_first_use(
         assert answer["model"]["deployment"] == "blue"
         env.remember(later, "blue")
         assert later.get_deployment(ENDPOINT, "blue").state == "succeeded"
+        later.submit_job(_request("job-cut-short", GOOD_URL))
     finally:
         later.close()
     assert not [pid for pid in env.pids if _alive(pid)]
+    observer = env.platform()
+    cut_short = observer.get_job("job-cut-short")
+    observer.close()
+    assert (cut_short.status, cut_short.error) == ("canceled", "the local platform was closed")
 
 
 def _request(name: str, url: str, champion: ModelRef | None = None) -> TrainingJobRequest:

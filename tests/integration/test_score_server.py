@@ -34,9 +34,8 @@ def free_port() -> int:
 
 
 def post(url: str, body: bytes) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
+    headers = {"Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (localhost)
             return response.status, json.loads(response.read())

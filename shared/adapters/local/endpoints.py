@@ -65,9 +65,10 @@ class LocalEndpoints:
         return self.get_endpoint(name)
 
     def get_endpoint(self, name: str) -> EndpointInfo:
+        """The recorded state: reading an endpoint starts no process (``mlops status``)."""
         traffic = self._traffic(name)
         rows = self._db.deployments(name)
-        return EndpointInfo(name, traffic, tuple(self._info(self._refresh(r)) for r in rows))
+        return EndpointInfo(name, traffic, tuple(self._info(r) for r in rows))
 
     def set_traffic(self, endpoint: str, traffic: Mapping[str, int]) -> None:
         with self._lock:
@@ -119,8 +120,9 @@ class LocalEndpoints:
             self._db.set_traffic(spec.endpoint, {spec.name: 0, **traffic})
 
     def get_deployment(self, endpoint: str, name: str) -> DeploymentInfo:
-        """ "creating" until the liveness route answers; "failed" with the log's tail if the
-        process exited while starting. A stopped process is restarted here (lazily)."""
+        """The state is "creating" until the liveness route answers, "failed" (with the
+        reason from the log) if the process exited while starting. A deployment whose process
+        is gone is restarted here, lazily."""
         return self._info(self._refresh(self._row(endpoint, name)))
 
     def wait_for_deployment(self, endpoint: str, name: str, timeout: float) -> DeploymentInfo:
@@ -182,7 +184,10 @@ class LocalEndpoints:
             raise TransientError(
                 f"{endpoint}/{row.name} answered {response.status_code}: {_message(response)}"
             )
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            raise TransientError(f"{endpoint}/{row.name} answered with invalid JSON") from None
 
     def close(self) -> None:
         """Stop every server process started here; later calls that would start one fail."""
@@ -259,7 +264,7 @@ class LocalEndpoints:
                     return self._update(row, state="succeeded")
                 return row
             if process is not None and row.state == "creating":
-                tail = server.log_tail(self._log_path(row))
+                tail = server.failure_reason(self._log_path(row))
                 return self._update(row, state="failed", error=f"the server exited: {tail}")
             log.info("restarting deployment %s/%s (its process is gone)", row.endpoint, row.name)
             restarted = self._start(row)

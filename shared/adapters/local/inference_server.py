@@ -1,4 +1,5 @@
-"""Processes of the Azure ML inference server (``azmlinfsrv``), one per local deployment.
+"""Processes of the Azure ML inference server (``azmlinfsrv``), one per local deployment,
+and the process helpers training jobs share (environment, stopping, liveness, failure logs).
 
 azmlinfsrv 1.4.1 always binds 0.0.0.0 (its ``DEFAULT_HOST`` is not configurable), so a local
 deployment is reachable from the network like a container port would be; we talk to it on
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -22,6 +24,7 @@ import requests
 
 AZMLINFSRV = Path(sys.executable).parent / "azmlinfsrv"
 _PROBE_TIMEOUT = 0.5
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception)\b")
 _INHERITED = frozenset({"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SYSTEMROOT"})
 # How a server process shows in /proc/PID/cmdline (gunicorn may retitle it).
 SERVER_MARKERS = ("azmlinfsrv", "azureml_inference_server_http", "gunicorn")
@@ -53,7 +56,9 @@ def free_port() -> int:
 def start_server(config: ServerConfig, port: int) -> subprocess.Popen[bytes]:
     """Start azmlinfsrv in its own session, so stopping it also stops its gunicorn workers."""
     config.log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = child_env({**config.env, "AZUREML_MODEL_DIR": str(config.model_dir)})
+    # No gunicorn control socket: every deployment would claim the same ~/.gunicorn/gunicorn.ctl.
+    extra = {"GUNICORN_CMD_ARGS": "--no-control-socket", "PYTHONUNBUFFERED": "1"}
+    env = child_env({**config.env, **extra, "AZUREML_MODEL_DIR": str(config.model_dir)})
     argv = [str(AZMLINFSRV), "--entry_script", str(config.entry_script), "--port", str(port)]
     with config.log_path.open("wb") as log:
         return subprocess.Popen(
@@ -123,14 +128,17 @@ def pid_alive(pid: int, markers: tuple[str, ...] = SERVER_MARKERS) -> bool:
     return state != "Z" and any(marker.encode() in cmdline for marker in markers)
 
 
-def log_tail(path: Path, lines: int = 8, max_chars: int = 1500) -> str:
-    """The last lines of a log, bounded, for an error message."""
+def failure_reason(path: Path, max_chars: int = 1000) -> str:
+    """Why a process failed, from its log: the root exception of the first traceback (Python
+    prints the root cause first) and the last line, or else the last few lines; bounded."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        lines = [line.strip() for line in path.read_text("utf-8", "replace").splitlines()]
     except OSError:
         return ""
-    tail = "\n".join(line for line in text.splitlines() if line.strip())
-    return "\n".join(tail.splitlines()[-lines:])[-max_chars:]
+    lines = [line for line in lines if line]
+    causes = [line for line in lines if _EXCEPTION_LINE.match(line)]
+    picked = [causes[0], lines[-1]] if causes and causes[0] != lines[-1] else lines[-3:]
+    return " | ".join(picked)[-max_chars:]
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -80,7 +80,7 @@ class LocalMLPlatform:
         )
         self._lock = threading.RLock()
         self._jobs: dict[str, subprocess.Popen[bytes]] = {}
-        self._watchers: list[threading.Thread] = []
+        self._watchers: dict[str, threading.Thread] = {}
         self._closed = False
 
     # Jobs
@@ -122,7 +122,7 @@ class LocalMLPlatform:
                 daemon=True,
             )
             watcher.start()
-            self._watchers.append(watcher)
+            self._watchers[request.name] = watcher
         return JobInfo(request.name, "running")
 
     def get_job(self, name: str) -> JobInfo:
@@ -145,12 +145,16 @@ class LocalMLPlatform:
         return JobInfo(row.name, cast(JobStatus, row.status), model, row.error)
 
     def wait_for_job(self, name: str, timeout: float) -> JobInfo:
-        """Poll until the job ends; raises TimeoutError."""
+        """Poll until the job ends (and, for a job started here, its event is published);
+        raises TimeoutError."""
         deadline = time.monotonic() + timeout
         while (job := self.get_job(name)).status in ("queued", "running"):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"job {name} still {job.status} after {timeout:.0f}s")
             time.sleep(0.2)
+        watcher = self._watchers.get(name)
+        if watcher is not None:
+            watcher.join(max(0.0, deadline - time.monotonic()))
         return job
 
     def _watch(self, name: str, process: subprocess.Popen[bytes]) -> None:
@@ -161,16 +165,17 @@ class LocalMLPlatform:
 
     def _finish(self, name: str, outcome: Outcome) -> None:
         """Record the end of a job once; the caller that records it publishes the event."""
-        if self._db.finish_job(name, outcome.status, outcome.model, outcome.error):
-            log.info("job %s %s %s", name, outcome.status, outcome.error)
-            if outcome.model is not None:
+        if not self._db.finish_job(name, outcome.status, outcome.model, outcome.error):
+            return
+        log.info("job %s %s %s", name, outcome.status, outcome.error)
+        if outcome.model is not None:
+            try:
                 self._announce(self._registry.get(*outcome.model))
+            except Exception:  # a watcher thread has nobody to raise to
+                log.exception("could not announce the model job %s registered", name)
 
     def _announce(self, model: ModelVersion) -> None:
-        try:
-            self._publish(model_registered_event(self._topic, model))
-        except Exception:
-            log.exception("could not publish ModelRegistered for %s", model.ref)
+        self._publish(model_registered_event(self._topic, model))
 
     # Models
 
@@ -232,7 +237,7 @@ class LocalMLPlatform:
                 if process.poll() is None:
                     self._db.finish_job(name, "canceled", None, "the local platform was closed")
                     server.stop_process(process)
-            watchers, self._watchers = self._watchers, []
+            watchers = list(self._watchers.values())
         self._endpoints.close()
         for watcher in watchers:
             watcher.join(timeout=30)

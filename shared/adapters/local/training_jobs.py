@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shared.adapters.local.inference_server import child_env, log_tail
+from shared.adapters.local.inference_server import child_env, failure_reason
 from shared.domain.events import MODEL_REGISTERED
 from shared.domain.models import ModelVersion
 
@@ -73,12 +73,12 @@ def read_outcome(output_dir: Path, log_path: Path, returncode: int | None) -> Ou
     if registered and returncode in (0, None):
         return Outcome("completed", (str(registered["name"]), str(registered["version"])), "")
     if returncode == EXIT_INVALID_DATA:
-        reason = _validation_reason(output_dir / "validation.json") or log_tail(log_path, 3)
+        reason = _validation_reason(output_dir / "validation.json") or failure_reason(log_path)
         return Outcome("failed", None, f"invalid training data: {reason}")
     if returncode == 0:
         return Outcome("failed", None, "the job finished without registering a model")
     prefix = "the job process is gone" if returncode is None else f"exit code {returncode}"
-    detail = _validation_reason(output_dir / "validation.json") or log_tail(log_path, 3)
+    detail = _validation_reason(output_dir / "validation.json") or failure_reason(log_path)
     return Outcome("failed", None, f"{prefix}: {detail}" if detail else prefix)
 
 
