@@ -202,6 +202,13 @@ def test_blue_serves_version_1_through_the_endpoint(trained: Trained, blue: floa
 
 
 @pytest.mark.usefixtures("blue")
+def test_local_model_servers_listen_on_loopback_only(env: Env) -> None:
+    log = (env.home / "ml" / "deployments" / ENDPOINT / "blue.log").read_text()
+    assert "Listening at: http://127.0.0.1:" in log
+    assert "0.0.0.0" not in log
+
+
+@pytest.mark.usefixtures("blue")
 def test_a_bad_payload_is_a_value_error(trained: Trained) -> None:
     before = trained.platform.deployment_stats(ENDPOINT, "blue")
     with pytest.raises(ValueError, match='"data" must be a list'):

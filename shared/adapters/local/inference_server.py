@@ -57,7 +57,9 @@ def start_server(config: ServerConfig, port: int) -> subprocess.Popen[bytes]:
     """Start azmlinfsrv in its own session, so stopping it also stops its gunicorn workers."""
     config.log_path.parent.mkdir(parents=True, exist_ok=True)
     # No gunicorn control socket: every deployment would claim the same ~/.gunicorn/gunicorn.ctl.
-    extra = {"GUNICORN_CMD_ARGS": "--no-control-socket", "PYTHONUNBUFFERED": "1"}
+    # The config module rebinds the server to 127.0.0.1 (azmlinfsrv hard-codes 0.0.0.0).
+    gunicorn_args = "--no-control-socket --config python:shared.adapters.local.gunicorn_loopback"
+    extra = {"GUNICORN_CMD_ARGS": gunicorn_args, "PYTHONUNBUFFERED": "1"}
     env = child_env({**config.env, **extra, "AZUREML_MODEL_DIR": str(config.model_dir)})
     argv = [str(AZMLINFSRV), "--entry_script", str(config.entry_script), "--port", str(port)]
     with config.log_path.open("wb") as log:
