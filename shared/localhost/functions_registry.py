@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 
+_lock = threading.Lock()
+_functions: dict[str, Any] = {}
 
-@functools.cache
+
 def registered() -> dict[str, Any]:
     """Function name → the ``azure.functions`` Function object. ``get_functions()`` may be
-    called only once per app object, hence the cache."""
-    import function_app
+    called only once per app object, so the first caller builds the map under a lock."""
+    with _lock:
+        if not _functions:
+            import function_app
 
-    return {str(fn.get_function_name()): fn for fn in function_app.app.get_functions()}
+            _functions.update(
+                {str(fn.get_function_name()): fn for fn in function_app.app.get_functions()}
+            )
+        return dict(_functions)
 
 
 def user_function(name: str, trigger_type: str) -> Callable[..., Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from shared.domain.audit import AuditEntry, Outcome
@@ -12,7 +11,7 @@ from shared.domain.events import DataArrived
 from shared.domain.validation import check_blob_event, check_data_header
 from shared.ports import ConcurrencyConflict, NotFound
 from shared.services.deps import Deps
-from shared.services.idempotency import already_handled, remember
+from shared.services.idempotency import DUPLICATE, Handled, already_handled, remember
 
 WINDOW = "window"
 WINDOW_BLOB = "window_blob"
@@ -20,19 +19,12 @@ HEAD_BYTES = 64 * 1024
 _CAS_ATTEMPTS = 50
 
 
-@dataclass(frozen=True)
-class DataOutcome:
-    outcome: str  # accepted, duplicate, rejected
-    window_id: str = ""
-    reason: str = ""
-
-
-def handle_data_arrived(event: DataArrived, deps: Deps) -> DataOutcome:
+def handle_data_arrived(event: DataArrived, deps: Deps) -> Handled:
     """Accept one BlobCreated event. Raises Rejected (audited here) or TransientError."""
     keys = (f"event:{event.meta.id}", event.business_key)
     if (seen := already_handled(deps.state, keys)) is not None:
         _audit(deps, event, "duplicate", f"already handled ({seen.split(':', 1)[0]} key)")
-        return DataOutcome("duplicate", reason="already handled")
+        return DUPLICATE
     try:
         _validate(event, deps)
     except Rejected as rejected:
@@ -42,7 +34,7 @@ def handle_data_arrived(event: DataArrived, deps: Deps) -> DataOutcome:
     window_id = _add_to_window(event, deps)
     remember(deps.state, keys, outcome="accepted", at=_now(deps))
     _audit(deps, event, "accepted", f"added to window {window_id}", window_id=window_id)
-    return DataOutcome("accepted", window_id=window_id)
+    return Handled("accepted", started=window_id)
 
 
 def _validate(event: DataArrived, deps: Deps) -> None:

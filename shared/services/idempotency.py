@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from shared.ports import ConcurrencyConflict, StateStore
 
 KIND = "handled"
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What an event handler did: accepted (with what it started) or duplicate."""
+
+    outcome: str
+    started: str = ""  # the window or rollout the event fed
+    reason: str = ""
+
+
+DUPLICATE = Handled("duplicate", reason="already handled")
 
 
 def _key(raw: str) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from shared.domain.audit import AuditEntry, Outcome
 from shared.domain.errors import Rejected
 from shared.domain.events import ImagePushed
@@ -11,22 +9,15 @@ from shared.domain.models import ModelRef
 from shared.domain.validation import check_image_event
 from shared.ports import NotFound
 from shared.services.deps import Deps
-from shared.services.idempotency import already_handled, remember
+from shared.services.idempotency import DUPLICATE, Handled, already_handled, remember
 from shared.services.rollouts import RolloutRequest, advance, start_rollout
 
 
-@dataclass(frozen=True)
-class ImageOutcome:
-    outcome: str
-    rollout_id: str = ""
-    reason: str = ""
-
-
-def handle_image_pushed(event: ImagePushed, deps: Deps) -> ImageOutcome:
+def handle_image_pushed(event: ImagePushed, deps: Deps) -> Handled:
     keys = (f"event:{event.meta.id}", event.business_key)
     if already_handled(deps.state, keys) is not None:
         _audit(deps, event, "duplicate", "already handled")
-        return ImageOutcome("duplicate", reason="already handled")
+        return DUPLICATE
     try:
         check_image_event(
             event,
@@ -55,7 +46,7 @@ def handle_image_pushed(event: ImagePushed, deps: Deps) -> ImageOutcome:
     remember(deps.state, keys, outcome="accepted", at=deps.clock.now().isoformat())
     _audit(deps, event, "accepted", f"rolling {serving} forward on the new image; {rollout.id}")
     advance(rollout, deps)
-    return ImageOutcome("accepted", rollout_id=rollout.id)
+    return Handled("accepted", started=rollout.id)
 
 
 def _serving_model(deps: Deps) -> ModelRef:

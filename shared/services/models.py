@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from shared.domain.audit import AuditEntry, Outcome
 from shared.domain.errors import Rejected
 from shared.domain.events import ModelRegistered
@@ -11,24 +9,17 @@ from shared.domain.models import ModelVersion
 from shared.domain.validation import check_model_name, check_version
 from shared.ports import NotFound, TransientError
 from shared.services.deps import Deps
-from shared.services.idempotency import already_handled, remember
+from shared.services.idempotency import DUPLICATE, Handled, already_handled, remember
 from shared.services.rollouts import RolloutRequest, advance, start_rollout
 
 
-@dataclass(frozen=True)
-class ModelOutcome:
-    outcome: str  # accepted, duplicate, rejected
-    rollout_id: str = ""
-    reason: str = ""
-
-
-def handle_model_registered(event: ModelRegistered, deps: Deps) -> ModelOutcome:
+def handle_model_registered(event: ModelRegistered, deps: Deps) -> Handled:
     """Gate the version and start (and take the first step of) its rollout."""
     keys = (f"event:{event.meta.id}", event.business_key)
     target = f"{event.model_name}@{event.model_version}"
     if already_handled(deps.state, keys) is not None:
         _audit(deps, event, target, "duplicate", "already handled")
-        return ModelOutcome("duplicate", reason="already handled")
+        return DUPLICATE
     try:
         model = _gated_model(event, deps)
     except Rejected as rejected:
@@ -52,7 +43,7 @@ def handle_model_registered(event: ModelRegistered, deps: Deps) -> ModelOutcome:
     remember(deps.state, keys, outcome="accepted", at=deps.clock.now().isoformat())
     _audit(deps, event, target, "accepted", f"gate passed; rollout {rollout.id}")
     advance(rollout, deps)
-    return ModelOutcome("accepted", rollout_id=rollout.id)
+    return Handled("accepted", started=rollout.id)
 
 
 def _gated_model(event: ModelRegistered, deps: Deps) -> ModelVersion:

@@ -15,6 +15,20 @@ pytestmark = pytest.mark.slow
 MLOPS = Path(sys.executable).parent / "mlops"
 
 
+SMS = REPO_ROOT.parent / "shared" / "data" / "sms_spam_collection.tsv"
+
+
+def _demo(home: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(MLOPS), "--home", str(home), "demo", *extra],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
 def _our_servers(home: Path) -> list[str]:
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
     return [line for line in ps.stdout.splitlines() if "azmlinfsrv" in line and str(home) in line]
@@ -54,3 +68,25 @@ def test_the_demo_tells_the_whole_story(tmp_path: Path) -> None:
     assert all(s["served_by"]["deployment"] == serving for s in report["sample_scores"])
     assert "duplicate" in run.stdout and "rejected" in run.stdout
     assert not _our_servers(home)
+
+
+def test_the_demo_runs_on_a_users_own_file(tmp_path: Path) -> None:
+    if not SMS.exists():
+        pytest.skip(f"{SMS} is absent: the shared SMS data set sits beside the repo")
+    home = tmp_path / "home"
+    run = _demo(home, "--data", str(SMS))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    report = json.loads((home / "demo-report.json").read_text())
+    assert "4574 labelled messages" in run.stdout
+    v2 = report["models"][1]
+    assert float(v2["accuracy"]) >= 0.98
+    assert [r["final_phase"] for r in report["rollouts"]].count("completed") == 3
+    assert not _our_servers(home)
+
+
+def test_the_demo_refuses_a_file_without_label_and_text(tmp_path: Path) -> None:
+    bad = tmp_path / "contacts.csv"
+    bad.write_text("name,phone\nann,0123\n")
+    run = _demo(tmp_path / "home", "--data", str(bad))
+    assert run.returncode == 1
+    assert "needs 'label' and 'text' columns" in run.stderr
