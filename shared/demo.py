@@ -12,7 +12,7 @@ import io
 import json
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,8 @@ class _Story:
         self.say(f"\n== {title} ==")
 
     def upload(self, blob_path: str, rows: Rows) -> dict[str, Any]:
-        return self.upload_bytes(blob_path, _tsv(rows), "text/tab-separated-values", len(rows))
+        data = demodata.tsv_bytes(rows)
+        return self.upload_bytes(blob_path, data, "text/tab-separated-values", len(rows))
 
     def upload_bytes(
         self, blob_path: str, data: bytes, content_type: str, rows: int = 0
@@ -277,14 +278,6 @@ def _load_rows(path: Path) -> Rows:
     if not items or not {"label", "text"} <= set(items[0]):
         raise DemoError(f"{path} needs 'label' and 'text' columns")
     return [(str(item["label"]), str(item["text"])) for item in items]
-
-
-def _tsv(rows: Sequence[tuple[str, str]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter="\t", lineterminator="\n")
-    writer.writerow(("label", "text"))
-    writer.writerows(rows)
-    return out.getvalue().encode()
 
 
 def _chunks(rows: Rows, parts: int) -> list[Rows]:

@@ -189,10 +189,13 @@ def _unique_message(label: str, seen: set[str], rng: random.Random) -> str | Non
     return None
 
 
-def generate(n: int = 5000, seed: int = 42, spam_fraction: float = 0.15) -> list[Row]:
-    """``n`` distinct (label, text) rows, about ``spam_fraction`` of them spam, reproducible."""
-    if n < 0 or not 0.0 <= spam_fraction <= 1.0:
-        raise ValueError("n must be >= 0 and spam_fraction within [0, 1]")
+def generate(
+    n: int = 5000, seed: int = 42, spam_fraction: float = 0.15, label_noise: float = 0.015
+) -> list[Row]:
+    """``n`` distinct (label, text) rows, about ``spam_fraction`` of them spam, reproducible.
+    ``label_noise`` of the rows carry the wrong label, as hand-labelled data does."""
+    if n < 0 or not 0.0 <= spam_fraction <= 1.0 or not 0.0 <= label_noise <= 0.5:
+        raise ValueError("n must be >= 0, spam_fraction within [0, 1], label_noise in [0, 0.5]")
     rng = random.Random(seed)
     rows: list[Row] = []
     seen: set[str] = set()
@@ -201,16 +204,22 @@ def generate(n: int = 5000, seed: int = 42, spam_fraction: float = 0.15) -> list
         text = _unique_message(label, seen, rng)
         if text is not None:
             seen.add(text)
+            if rng.random() < label_noise:
+                label = "ham" if label == "spam" else "spam"
             rows.append((label, text))
     return rows
 
 
-def write_tsv(path: str | Path, rows: Iterable[Row]) -> Path:
-    """Write ``label<TAB>text`` with a header, UTF-8, no quoting (tabs and newlines never occur)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+def tsv_bytes(rows: Iterable[Row]) -> bytes:
+    """``label<TAB>text`` with a header, UTF-8, no quoting (tabs and newlines never occur)."""
     lines = ["label\ttext"]
     # Whitespace runs collapse to one space, so a text can never hold a tab or a newline.
     lines.extend(f"{' '.join(label.split())}\t{' '.join(text.split())}" for label, text in rows)
-    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def write_tsv(path: str | Path, rows: Iterable[Row]) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(tsv_bytes(rows))
     return target

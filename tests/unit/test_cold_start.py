@@ -12,7 +12,10 @@ HEAVY = ("azure.ai.ml", "mlflow", "sklearn", "pandas", "numpy", "pydantic")
 
 
 def test_importing_function_app_loads_no_heavy_module() -> None:
-    probe = f"import json, sys, function_app; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    probe = (
+        "import json, sys, function_app; "
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     )
