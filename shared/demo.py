@@ -10,6 +10,8 @@ import csv
 import hashlib
 import io
 import json
+import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -48,6 +50,9 @@ class DemoError(RuntimeError):
 def run_demo(home: Path, data: Path | None, say: Say = print) -> dict[str, Any]:
     """Run the story under ``home`` (wiped first if it is a demo home) and return the report."""
     _fresh_home(home, say)
+    # The audit rows narrate the story; the same facts as log lines would only repeat them.
+    logging.getLogger("mlops.events").setLevel(logging.ERROR)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     settings = Settings(home=home, coalesce_quiet_seconds=1.0, canary_seconds=2.0)
     backend = bootstrap.build_local(settings)
     bootstrap.install(backend.deps)
@@ -86,7 +91,7 @@ class _Story:
         self.step("2. Bad input is refused, audited, and starts nothing")
         self.upload_bytes("misc/contacts.csv", b"name,phone\nann,0123\n", "text/csv")
         self.publish(self.forged_blob_event("spam/../../secrets/key.tsv"))
-        self.publish({"id": "x-1", "eventType": "Microsoft.Storage.BlobCreated", "data": {}})
+        self.publish(self.malformed_event())
         self.step("3. The quiet window closes: ONE training job, then blue/green to blue at 100%")
         self.settle()
         self.step("4. A second, larger upload: v2 is smoke-tested, canaried at 10%, promoted")
@@ -130,6 +135,22 @@ class _Story:
         props = BlobProperties(url, 120, "text/tab-separated-values", '"0x8DD0F00DCAFE"')
         self.say(f"  forged event for {blob_path}")
         return topics.blob_created(self.storage_topic, props)
+
+    def malformed_event(self) -> dict[str, Any]:
+        """Routed like a real upload, but its data has no url, eTag or size."""
+        self.say("  malformed event: BlobCreated without a blob url")
+        subject = (
+            f"/blobServices/default/containers/{self.settings.training_container}/blobs/spam/x.tsv"
+        )
+        return {
+            "id": "malformed-1",
+            "topic": self.storage_topic,
+            "subject": subject,
+            "eventType": "Microsoft.Storage.BlobCreated",
+            "eventTime": "2026-11-26T10:02:00Z",
+            "data": {"api": "PutBlob"},
+            "dataVersion": "",
+        }
 
     def publish(self, event: dict[str, Any]) -> None:
         self.backend.events.publish(event)
