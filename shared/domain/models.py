@@ -49,6 +49,9 @@ class TrainingJobRequest:
     model_name: str
     champion: ModelRef | None
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The accepted files of the dataset (blob URLs): a file the app rejected, or one changed
+    # since it was accepted, is not trained on even though it sits in the same folder.
+    files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from shared.services.idempotency import DUPLICATE, Handled, already_handled, rem
 
 WINDOW = "window"
 WINDOW_BLOB = "window_blob"
+DATASET_FILE = "dataset_file"  # key: dataset/<hash of url>; the latest accepted version
 HEAD_BYTES = 64 * 1024
 _CAS_ATTEMPTS = 50
 
@@ -31,6 +32,7 @@ def handle_data_arrived(event: DataArrived, deps: Deps) -> Handled:
         _audit(deps, event, "rejected", rejected.reason)
         remember(deps.state, keys, outcome="rejected", at=_now(deps))
         raise
+    _record_dataset_file(event, deps)
     window_id = _add_to_window(event, deps)
     remember(deps.state, keys, outcome="accepted", at=_now(deps))
     _audit(deps, event, "accepted", f"added to window {window_id}", window_id=window_id)
@@ -88,6 +90,19 @@ def _add_to_window(event: DataArrived, deps: Deps) -> str:
         except ConcurrencyConflict:
             continue
     raise ConcurrencyConflict(f"window for dataset {event.dataset!r} is too contended")
+
+
+def _record_dataset_file(event: DataArrived, deps: Deps) -> None:
+    key = f"{event.dataset}/{hashlib.sha256(event.url.encode()).hexdigest()[:32]}"
+    doc = {"url": event.url, "etag": event.etag, "size": event.size, "event": event.meta.id}
+    for _ in range(_CAS_ATTEMPTS):
+        stored = deps.state.get(DATASET_FILE, key)
+        try:
+            deps.state.put(DATASET_FILE, key, doc, etag=stored.etag if stored else None)
+            return
+        except ConcurrencyConflict:
+            continue
+    raise ConcurrencyConflict(f"dataset file {event.url} is too contended")
 
 
 def _join(deps: Deps, window_id: str, member: str, event: DataArrived) -> bool:

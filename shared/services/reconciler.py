@@ -12,7 +12,7 @@ from shared.domain.audit import AuditEntry, Outcome
 from shared.domain.models import ModelRef, TrainingJobRequest
 from shared.domain.rollout import Phase, Rollout
 from shared.ports import ConcurrencyConflict, NotFound, TransientError
-from shared.services.data import WINDOW, WINDOW_BLOB
+from shared.services.data import DATASET_FILE, WINDOW, WINDOW_BLOB
 from shared.services.deps import Deps
 from shared.services.rollouts import ROLLOUT, advance
 
@@ -86,6 +86,7 @@ def _job_request(window: Any, deps: Deps) -> TrainingJobRequest:
         f"{window['dataset']}/",
         model_name=settings.model_name,
         champion=_champion(deps),
+        files=_accepted_files(deps, window["dataset"]),
         tags={
             "window_id": window["window_id"],
             "event_id": window["first_event"],
@@ -94,6 +95,21 @@ def _job_request(window: Any, deps: Deps) -> TrainingJobRequest:
             "blob_etag": str(members[0].value["etag"]) if members else "",
         },
     )
+
+
+def _accepted_files(deps: Deps, dataset: str) -> tuple[str, ...]:
+    """Every accepted file of the dataset whose content is still the version accepted."""
+    files = []
+    for stored in deps.state.list(DATASET_FILE, prefix=f"{dataset}/"):
+        try:
+            current = deps.blobs.properties(str(stored.value["url"]))
+        except NotFound:
+            continue  # deleted since: nothing to train on
+        if current.etag == stored.value["etag"]:
+            files.append(current.url)
+        else:
+            log.warning("%s changed since it was accepted; left out", current.url)
+    return tuple(sorted(files))
 
 
 def _champion(deps: Deps) -> ModelRef | None:

@@ -296,6 +296,28 @@ def test_a_deployment_of_a_broken_model_fails_with_its_log(
     trained.platform.begin_delete_deployment(ENDPOINT, "broken")
 
 
+def test_a_job_trains_on_the_files_it_is_given_not_the_whole_folder(
+    trained: Trained, env: Env
+) -> None:
+    folder = env.home.parent / "data" / "mixed"
+    demodata.write_tsv(folder / "batch-1" / "part-1.tsv", demodata.generate(300, seed=3))
+    (folder / "notes.csv").write_text("name,phone\nann,0123\n")  # rejected at upload time
+    mixed = "http://127.0.0.1:10000/devstoreaccount1/training-data/mixed"
+    env.datasets[mixed] = folder
+    env.datasets[f"{mixed}/batch-1/part-1.tsv"] = folder / "batch-1" / "part-1.tsv"
+    request = TrainingJobRequest(
+        "job-mixed", "mixed", mixed, MODEL, None, files=(f"{mixed}/batch-1/part-1.tsv",)
+    )
+    trained.platform.submit_job(request)
+    job = trained.platform.wait_for_job("job-mixed", timeout=180)
+    assert job.status == "completed", job.error
+    inputs = env.home / "ml" / "jobs" / "job-mixed" / "inputs"
+    assert sorted(p.relative_to(inputs).as_posix() for p in inputs.rglob("*.tsv")) == [
+        "batch-1/part-1.tsv"
+    ]
+    assert not (inputs / "notes.csv").exists()
+
+
 @pytest.mark.usefixtures("blue")
 def test_a_later_process_restarts_a_stopped_deployment_on_first_use(
     trained: Trained, env: Env

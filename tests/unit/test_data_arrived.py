@@ -153,3 +153,30 @@ def test_a_transient_store_failure_raises_so_event_grid_retries(world: World) ->
         world.deliver("on_blob_created", event)
     assert world.state.list(WINDOW) == []
     assert world.outcomes("data.received") == []
+
+
+def test_the_job_trains_on_accepted_files_only(world: World) -> None:
+    world.deliver("on_blob_created", world.upload("spam/good-1.csv"))
+    world.deliver("on_blob_created", world.upload("spam/notes.csv", b"name,phone\nann,1\n"))
+    world.deliver("on_blob_created", world.upload("spam/good-2.csv"))
+    world.blobs.put("spam/good-2.csv", b"label,text\nham,changed after it was accepted\n")
+    world.clock.advance(61)
+    world.reconcile()
+
+    [job] = world.platform.submitted
+    assert job.files == (world.blobs.url_for("spam/good-1.csv"),)
+
+
+def test_files_accepted_in_earlier_windows_are_trained_on_again(world: World) -> None:
+    world.deliver("on_blob_created", world.upload("spam/batch-1.csv"))
+    world.clock.advance(61)
+    world.reconcile()
+    world.deliver("on_blob_created", world.upload("spam/batch-2.csv"))
+    world.clock.advance(61)
+    world.reconcile()
+
+    first, second = world.platform.submitted
+    assert len(first.files) == 1
+    assert second.files == tuple(
+        sorted(world.blobs.url_for(p) for p in ("spam/batch-1.csv", "spam/batch-2.csv"))
+    )

@@ -9,6 +9,7 @@ a later CLI process sees what an earlier one created.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -98,7 +99,7 @@ class LocalMLPlatform:
             command = JobCommand(
                 python=self._python,
                 script=self._src / "train.py",
-                data=self._resolve_data(request.data_url),
+                data=self._job_inputs(request, job_dir / "inputs"),
                 output_dir=job_dir / "outputs",
                 model_name=request.model_name,
                 champion=self.model_path(request.champion) if request.champion else None,
@@ -124,6 +125,23 @@ class LocalMLPlatform:
             watcher.start()
             self._watchers[request.name] = watcher
         return JobInfo(request.name, "running")
+
+    def _job_inputs(self, request: TrainingJobRequest, inputs: Path) -> Path:
+        """The dataset folder, or, when the request names its accepted files, a snapshot of
+        just those (hard links: a later overwrite of a blob does not change the snapshot)."""
+        folder = self._resolve_data(request.data_url)
+        if not request.files:
+            return folder
+        shutil.rmtree(inputs, ignore_errors=True)
+        for url in request.files:
+            source = self._resolve_data(url)
+            target = inputs / source.relative_to(folder)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source, target)
+            except OSError:
+                shutil.copy2(source, target)
+        return inputs
 
     def get_job(self, name: str) -> JobInfo:
         """A running job whose process is gone (its submitter died) is judged by its files."""
