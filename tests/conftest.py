@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,6 +85,19 @@ def model_registered(name: str, version: str, tags: dict[str, str] | None = None
         },
         "dataVersion": "2",
         "metadataVersion": "1",
+    }
+
+
+def to_cloud(event: dict[str, Any]) -> dict[str, Any]:
+    """The same event in CloudEvents 1.0."""
+    return {
+        "specversion": "1.0",
+        "id": event["id"],
+        "source": event["topic"],
+        "subject": event["subject"],
+        "type": event["eventType"],
+        "time": event["eventTime"],
+        "data": copy.deepcopy(event["data"]),
     }
 
 

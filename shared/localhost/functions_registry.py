@@ -32,14 +32,3 @@ def user_function(name: str, trigger_type: str) -> Callable[..., Any]:
     user: Callable[..., Any] = fn.get_user_function()
     return user
 
-
-def timer_schedule(name: str) -> str:
-    """The schedule of a timer function, with ``%SETTING%`` resolved as the host would."""
-    import os
-
-    schedule = str(registered()[name].get_trigger().schedule)
-    if schedule.startswith("%") and schedule.endswith("%"):
-        setting = schedule.strip("%")
-        default = "0 */1 * * * *"
-        return os.environ.get(setting, default)
-    return schedule

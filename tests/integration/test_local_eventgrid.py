@@ -7,7 +7,7 @@ from pathlib import Path
 
 from shared.localhost.eventgrid import LocalEventGrid, load_routing
 from shared.localhost.functions_registry import registered
-from tests.conftest import World, model_registered
+from tests.conftest import World, model_registered, to_cloud
 
 
 def grid(tmp_path: Path) -> LocalEventGrid:
@@ -45,18 +45,8 @@ def test_blob_events_from_other_apis_or_containers_are_filtered_out(
 
 
 def test_a_cloudevents_event_is_delivered_too(world: World, tmp_path: Path) -> None:
-    event = world.upload("spam/part-1.csv")
-    cloud = {
-        "specversion": "1.0",
-        "id": event["id"],
-        "source": event["topic"],
-        "subject": event["subject"],
-        "type": event["eventType"],
-        "time": event["eventTime"],
-        "data": event["data"],
-    }
     events = grid(tmp_path)
-    events.publish(cloud)
+    events.publish(to_cloud(world.upload("spam/part-1.csv")))
     assert events.pump() == 1
     assert world.outcomes("data.received") == ["accepted"]
 

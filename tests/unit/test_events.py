@@ -19,6 +19,7 @@ from shared.domain.events import (
     parse_batch,
     parse_event,
 )
+from tests.conftest import to_cloud
 
 DIGEST = "sha256:213bbc182920ab41e18edc2001e06abcca6735d87782d9cef68abd83941cf0e5"
 STORAGE_TOPIC = (
@@ -104,19 +105,6 @@ VALIDATION_EG: dict[str, Any] = {
     "metadataVersion": "1",
     "dataVersion": "1",
 }
-
-
-def to_cloud(event: dict[str, Any]) -> dict[str, Any]:
-    """The same event in CloudEvents 1.0."""
-    return {
-        "specversion": "1.0",
-        "id": event["id"],
-        "source": event["topic"],
-        "subject": event["subject"],
-        "type": event["eventType"],
-        "time": event["eventTime"],
-        "data": copy.deepcopy(event["data"]),
-    }
 
 
 def to_grid(event: dict[str, Any]) -> dict[str, Any]:
