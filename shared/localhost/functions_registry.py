@@ -31,4 +31,3 @@ def user_function(name: str, trigger_type: str) -> Callable[..., Any]:
         raise KeyError(name)
     user: Callable[..., Any] = fn.get_user_function()
     return user
-
