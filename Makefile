@@ -3,8 +3,12 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Test tools kept out of the app's venv: Azurite (npm) and checkov (its pins clash with ours).
+TOOLS := .tools
+AZURITE := $(TOOLS)/azurite/node_modules/.bin/azurite
+CHECKOV := $(TOOLS)/checkov/bin/checkov
 
-.PHONY: help demo test lint bench clean
+.PHONY: help tools demo test lint bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -16,11 +20,21 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+$(AZURITE):
+	npm install --silent --no-save --no-package-lock --no-audit --no-fund \
+		--prefix $(TOOLS)/azurite azurite@3.35.0
+
+$(CHECKOV):
+	$(PYTHON) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/pip install --quiet checkov==3.3.30
+
+tools: $(AZURITE) $(CHECKOV)  ## install the test tools (Azurite, checkov)
+
 demo: $(STAMP)  ## run the whole life of a spam classifier locally (no Azure account)
 	$(BIN)/mlops demo
 
-test: $(STAMP) lint  ## install everything and run the whole suite
-	$(BIN)/python -m pytest
+test: $(STAMP) tools lint  ## install everything and run the whole suite
+	MLOPS_REQUIRE_TOOLS=1 MLOPS_AZURITE=$(AZURITE) MLOPS_CHECKOV=$(CHECKOV) $(BIN)/python -m pytest
 
 lint: $(STAMP)  ## ruff, mypy --strict and the import contracts
 	$(BIN)/ruff check .
@@ -32,4 +46,4 @@ bench: $(STAMP)  ## measure cold start, event throughput, training time and accu
 	$(BIN)/python bench/run.py
 
 clean:  ## remove the venv and local state
-	rm -rf $(VENV) .mlops
+	rm -rf $(VENV) $(TOOLS) .mlops

@@ -5,10 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
+
+# What the Azure backend cannot start without; infra/ sets every one of them as an app setting.
+AZURE_REQUIRED_SETTINGS = (
+    "AZURE_CLIENT_ID",
+    "MLOPS_SUBSCRIPTION_ID",
+    "MLOPS_RESOURCE_GROUP",
+    "MLOPS_WORKSPACE_NAME",
+    "MLOPS_STORAGE_ACCOUNT_URL",
+    "MLOPS_TABLE_SERVICE_URL",
+    "MLOPS_KEY_VAULT_URL",
+    "MLOPS_AUDIT_INGESTION_ENDPOINT",
+    "MLOPS_AUDIT_DCR_ID",
+    "MLOPS_ENDPOINT_IDENTITY_ID",
+    "MLOPS_ALLOWED_REGISTRIES",
+)
 
 
 class Settings(BaseSettings):
@@ -16,8 +31,28 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MLOPS_", frozen=True, extra="ignore")
 
-    backend: Literal["local"] = "local"
+    backend: Literal["local", "azure"] = "local"
     home: Path = Path(".mlops")
+
+    # Azure backend (MLOPS_BACKEND=azure); ignored by the local backend.
+    azure_client_id: str | None = Field(default=None, validation_alias="AZURE_CLIENT_ID")
+    subscription_id: str | None = None
+    resource_group: str | None = None
+    workspace_name: str | None = None
+    compute_name: str = "cpu-cluster"
+    table_service_url: str | None = None
+    state_table: str = Field(default="mlopsstate", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+    key_vault_url: str | None = None
+    audit_ingestion_endpoint: str | None = None
+    audit_dcr_id: str | None = None
+    audit_stream: str = "Custom-MLOpsAudit_CL"
+    endpoint_identity_id: str | None = None
+    applicationinsights_connection_string: str | None = Field(
+        default=None, validation_alias="APPLICATIONINSIGHTS_CONNECTION_STRING", repr=False
+    )
+
+    # Manual API: requests per principal per minute.
+    api_rate_limit_per_minute: int = Field(default=30, ge=1)
 
     # Training data: only this account and container are trusted as event sources.
     storage_account_url: str = "http://127.0.0.1:10000/devstoreaccount1"
@@ -78,6 +113,19 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL of the storage account")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _azure_needs_its_resources(self) -> Settings:
+        if self.backend != "azure":
+            return self
+        missing = [
+            name
+            for name in AZURE_REQUIRED_SETTINGS
+            if not getattr(self, name.removeprefix("MLOPS_").lower(), None)
+        ]
+        if missing:
+            raise ValueError(f"MLOPS_BACKEND=azure needs these settings: {', '.join(missing)}")
+        return self
 
 
 def _split(value: object, *, lower: bool) -> object:

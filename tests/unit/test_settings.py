@@ -39,8 +39,24 @@ def test_bad_values_fail_at_start_up_naming_the_setting(
 
 def test_the_example_settings_file_lists_every_setting_and_loads() -> None:
     values = json.loads((REPO_ROOT / "local.settings.example.json").read_text())["Values"]
-    listed = {key.removeprefix("MLOPS_").lower() for key in values if key.startswith("MLOPS_")}
+    names = {
+        name: str(field.validation_alias or f"MLOPS_{name.upper()}")
+        for name, field in Settings.model_fields.items()
+    }
     internal = {"smoke_set", "local_subscription", "local_resource_group"}
-    assert set(Settings.model_fields) - internal <= listed
-    fields = {name: values[f"MLOPS_{name.upper()}"] for name in listed}
-    assert Settings(**fields).model_name == "spam-classifier"
+    assert {names[name] for name in set(names) - internal} <= set(values)
+    environment = {key: value for key, value in values.items() if key in names.values()}
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in environment.items():
+            env.setenv(key, value)
+        assert Settings().model_name == "spam-classifier"
+
+
+def test_the_azure_backend_names_every_missing_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_BACKEND", "azure")
+    monkeypatch.setenv("MLOPS_WORKSPACE_NAME", "mlw-test")
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert "MLOPS_SUBSCRIPTION_ID" in str(error.value)
+    assert "AZURE_CLIENT_ID" in str(error.value)
+    assert "MLOPS_WORKSPACE_NAME" not in str(error.value)
