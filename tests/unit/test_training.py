@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -130,6 +131,30 @@ def test_folders_mix_csv_tsv_and_jsonl(tmp_path: Path, demo_rows: Rows) -> None:
     data, files = training_data.load(tmp_path)
     assert [f.name for f in files] == ["a.csv", "c.jsonl", "b.tsv"]
     assert data.valid and data.stats["rows"] == 150
+
+
+def test_only_the_accepted_files_are_read(tmp_path: Path, demo_rows: Rows) -> None:
+    demodata.write_tsv(tmp_path / "accepted.tsv", demo_rows[:100])
+    demodata.write_tsv(tmp_path / "rejected.tsv", [("ham", "x")] * 100)
+    data, files = training_data.load(tmp_path, ["accepted.tsv"])
+    assert [f.name for f in files] == ["accepted.tsv"] and data.valid
+
+
+@pytest.mark.parametrize("name", ["../outside.tsv", "/etc/passwd", "gone.tsv"])
+def test_an_accepted_file_outside_the_folder_or_missing_stops_the_job(
+    tmp_path: Path, demo_rows: Rows, name: str
+) -> None:
+    demodata.write_tsv(tmp_path / "accepted.tsv", demo_rows[:100])
+    data, _ = training_data.load(tmp_path, ["accepted.tsv", name])
+    assert not data.valid and any(repr(name) in p for p in data.problems)
+
+
+def test_the_accepted_files_argument_is_base64url_json() -> None:
+    encoded = base64.urlsafe_b64encode(json.dumps(["a b.tsv"]).encode()).decode()
+    args = train.parse_args(["--data", "d", "--model-output", "o", "--accepted-files", encoded])
+    assert args.accepted_files == ["a b.tsv"]
+    with pytest.raises(SystemExit):
+        train.parse_args(["--data", "d", "--model-output", "o", "--accepted-files", "a;rm -rf"])
 
 
 # Split

@@ -9,6 +9,7 @@ Exit codes: 0 a model was trained (gate passed or failed), 2 invalid data, 1 une
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import shutil
@@ -45,11 +46,30 @@ def _tag(pair: str) -> tuple[str, str]:
     return key.strip(), value
 
 
+def _accepted(encoded: str) -> list[str]:
+    """base64url of a JSON list of names: only [A-Za-z0-9_=-] ever reaches the command line,
+    so no blob name is interpreted by the shell that runs an Azure ML command job."""
+    try:
+        raw = base64.b64decode(encoded.encode("ascii"), altchars=b"-_", validate=True)
+        names = json.loads(raw)
+    except (ValueError, UnicodeError) as error:
+        message = f"--accepted-files is not base64url JSON: {error}"
+        raise argparse.ArgumentTypeError(message) from None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise argparse.ArgumentTypeError("--accepted-files must encode a JSON list of names")
+    return names
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="data file or folder")
     parser.add_argument("--model-output", type=Path, required=True, help="output folder")
     parser.add_argument("--champion", type=Path, help="MLflow model folder of the champion")
+    parser.add_argument(
+        "--accepted-files",
+        type=_accepted,
+        help="train on these files under --data only (base64url JSON list of relative paths)",
+    )
     parser.add_argument("--positive-label", default="spam")
     parser.add_argument("--register-name", help="register the model under this name")
     parser.add_argument("--tag", type=_tag, action="append", default=[], metavar="KEY=VALUE")
@@ -225,7 +245,7 @@ def hyperparameters(args: argparse.Namespace, metrics: dict[str, Any]) -> dict[s
 def train(args: argparse.Namespace) -> int:
     out: Path = args.model_output
     out.mkdir(parents=True, exist_ok=True)
-    data, files = training_data.load(args.data)
+    data, files = training_data.load(args.data, args.accepted_files)
     lineage = file_lineage(files, args.data, dict(args.tag))
     write_json(out / "lineage.json", lineage)
     write_json(out / "validation.json", data.report())

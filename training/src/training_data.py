@@ -209,12 +209,34 @@ def split_problems(split: Split) -> list[str]:
     return problems
 
 
-def load(path: Path) -> tuple[Dataset, list[Path]]:
-    """Read and validate every data file at ``path``; the files are returned for lineage."""
+def accepted_files(path: Path, names: list[str]) -> tuple[list[Path], list[str]]:
+    """The accepted files under the folder ``path``: a listed file that is missing, or a name
+    that would leave the folder, stops the job rather than train on another set."""
+    files: list[Path] = []
+    problems: list[str] = []
+    for name in names:
+        relative = Path(name)
+        if relative.is_absolute() or ".." in relative.parts or not name:
+            problems.append(f"accepted file name {name!r} is not a path inside the dataset")
+        elif not (path / relative).is_file():
+            problems.append(f"accepted file {name!r} is missing from {path}")
+        else:
+            files.append(path / relative)
+    return files, problems
+
+
+def load(path: Path, only: list[str] | None = None) -> tuple[Dataset, list[Path]]:
+    """Read and validate the data files at ``path`` (only the ``only`` names, when given, as
+    the app accepted them); the files are returned for lineage."""
     if not path.exists():
         return Dataset(problems=[f"data path {path} does not exist"]), []
-    files = find_data_files(path)
+    listed: list[str] = []
+    if only is None:
+        files = find_data_files(path)
+    else:
+        files, listed = accepted_files(path, only)
     rows, problems = read_rows(files)
+    problems = listed + problems
     data = clean(rows, problems)
     data.stats["files"] = len(files)
     if data.valid:
