@@ -1,21 +1,24 @@
 """Operator actions: redeploy a known model version, or roll back to the previous one.
 
-The HTTP API maps principals and status codes onto these; the decisions live here.
+The HTTP API maps principals and status codes onto these; the decisions live here. Every
+record an action causes, the later reconciler steps of its rollout included, names the
+principal as its actor and carries the operator's reason.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from shared.domain.audit import AuditEntry, Outcome
 from shared.domain.errors import Rejected
 from shared.domain.models import ModelRef
+from shared.domain.principal import Principal
 from shared.domain.rollout import Phase, Rollout
 from shared.ports import NotFound
 from shared.services.deps import Deps
 from shared.services.models import check_gate
 from shared.services.rollouts import (
     ROLLOUT,
+    Actor,
+    RolloutConflict,
     RolloutRequest,
     abort,
     active_rollout,
@@ -23,16 +26,26 @@ from shared.services.rollouts import (
     start_rollout,
 )
 
+__all__ = [
+    "NothingToRollBack",
+    "Principal",
+    "UnknownEndpoint",
+    "UnknownModelVersion",
+    "redeploy",
+    "rollback",
+]
 
-@dataclass(frozen=True)
-class Principal:
-    object_id: str
-    name: str
-    roles: tuple[str, ...]
 
-    @property
-    def actor(self) -> str:
-        return f"user:{self.object_id}"
+class UnknownEndpoint(NotFound):
+    pass
+
+
+class UnknownModelVersion(NotFound):
+    pass
+
+
+class NothingToRollBack(NotFound):
+    """The endpoint exists but no completed rollout left a previous model to return to."""
 
 
 def redeploy(
@@ -48,69 +61,89 @@ def redeploy(
     """Start a rollout of an existing, gate-passed model version. Raises NotFound,
     Rejected or RolloutConflict; every refusal is audited with the principal."""
     target = f"{endpoint} {model}"
+    action = "operator.redeploy"
     try:
-        deps.platform.get_endpoint(endpoint)
-        version = deps.platform.get_model(model.name, model.version)
+        _check_endpoint(deps, endpoint)
+        if model.name != deps.settings.model_name:
+            raise Rejected(f"model {model.name!r} is not the model this app serves", field="model")
+        try:
+            version = deps.platform.get_model(model.name, model.version)
+        except NotFound:
+            raise UnknownModelVersion(f"model version {model}") from None
         check_gate(version, deps)
-    except (NotFound, Rejected) as refused:
-        _audit(
-            deps, principal, "operator.redeploy", target, "rejected", operation_key, str(refused)
-        )
+        request = _request(endpoint, model, "manual", principal, reason, operation_key)
+        rollout = start_rollout(request, deps, supersede=supersede)
+    except (NotFound, Rejected, RolloutConflict) as refused:
+        _audit(deps, principal, action, target, "rejected", operation_key, _why(refused), reason)
         raise
-    rollout = start_rollout(
-        RolloutRequest(
-            endpoint,
-            model,
-            None,
-            "manual",
-            principal.actor,
-            reason,
-            operation_key,
-            f"manual:{principal.object_id}:{operation_key}",
-        ),
-        deps,
-        supersede=supersede,
-    )
-    _audit(deps, principal, "operator.redeploy", target, "accepted", rollout.id, reason)
+    _audit(deps, principal, action, target, "accepted", rollout.id, reason, reason)
     return advance(rollout, deps)
 
 
 def rollback(
-    endpoint: str, *, principal: Principal, reason: str, operation_key: str, deps: Deps
+    endpoint: str,
+    *,
+    principal: Principal,
+    reason: str,
+    operation_key: str,
+    deps: Deps,
+    supersede: bool = True,
 ) -> Rollout:
-    """Abort the active rollout if there is one; otherwise redeploy the model that served
-    before the last completed rollout. Raises NotFound when there is nothing to go back to."""
-    if (active := active_rollout(deps, endpoint)) is not None:
-        _audit(deps, principal, "operator.rollback", endpoint, "accepted", active.id, reason)
-        return abort(active, deps, f"rolled back by {principal.name}: {reason}")
-    previous = _last_completed(deps, endpoint)
-    if previous is None or previous.previous_model is None:
-        _audit(
-            deps,
-            principal,
-            "operator.rollback",
-            endpoint,
-            "rejected",
-            operation_key,
-            f"nothing to roll back to ({reason})",
+    """Abort the active rollout if there is one (only when ``supersede``, else
+    RolloutConflict); otherwise redeploy the model that served before the last completed
+    rollout. Raises NotFound for an unknown endpoint, NothingToRollBack when there is
+    nothing to go back to."""
+    action = "operator.rollback"
+    try:
+        _check_endpoint(deps, endpoint)
+        if (active := active_rollout(deps, endpoint)) is not None:
+            if not supersede:
+                raise RolloutConflict(active)
+            _audit(deps, principal, action, endpoint, "accepted", active.id, reason, reason)
+            by = Actor(principal.actor, {**principal.audit_details(), "actor_reason": reason})
+            return abort(active, deps, f"rolled back by {principal.name}: {reason}", by)
+        previous = _last_completed(deps, endpoint)
+        if previous is None or previous.previous_model is None:
+            raise NothingToRollBack(f"endpoint {endpoint} has no previous model to roll back to")
+        request = _request(
+            endpoint, previous.previous_model, "rollback", principal, reason, operation_key
         )
-        raise NotFound(f"endpoint {endpoint} has no previous model to roll back to")
-    rollout = start_rollout(
-        RolloutRequest(
-            endpoint,
-            previous.previous_model,
-            None,
-            "rollback",
-            principal.actor,
-            reason,
-            operation_key,
-            f"rollback:{principal.object_id}:{operation_key}",
-        ),
-        deps,
-        supersede=False,
-    )
-    _audit(deps, principal, "operator.rollback", endpoint, "accepted", rollout.id, reason)
+        rollout = start_rollout(request, deps, supersede=False)
+    except (NotFound, RolloutConflict) as refused:
+        _audit(deps, principal, action, endpoint, "rejected", operation_key, _why(refused), reason)
+        raise
+    _audit(deps, principal, action, endpoint, "accepted", rollout.id, reason, reason)
     return advance(rollout, deps)
+
+
+def _check_endpoint(deps: Deps, endpoint: str) -> None:
+    try:
+        deps.platform.get_endpoint(endpoint)
+    except NotFound:
+        raise UnknownEndpoint(f"endpoint {endpoint}") from None
+
+
+def _request(
+    endpoint: str, model: ModelRef, kind: str, principal: Principal, reason: str, key: str
+) -> RolloutRequest:
+    prefix = "manual" if kind == "manual" else "rollback"
+    return RolloutRequest(
+        endpoint,
+        model,
+        None,
+        kind,
+        principal.actor,
+        reason,
+        key,
+        f"{prefix}:{principal.object_id}:{key}",
+        principal.audit_details(),
+    )
+
+
+def _why(refused: Exception) -> str:
+    if isinstance(refused, NotFound) and not isinstance(refused, NothingToRollBack):
+        return f"not found: {refused}"
+    return str(refused)
 
 
 def _last_completed(deps: Deps, endpoint: str) -> Rollout | None:
@@ -130,6 +163,7 @@ def _audit(
     outcome: Outcome,
     result: str,
     reason: str,
+    request_reason: str,
 ) -> None:
     deps.audit.append(
         AuditEntry(
@@ -139,6 +173,6 @@ def _audit(
             outcome=outcome,
             reason=reason,
             correlation_id=result,
-            details={"principal": principal.name, "roles": list(principal.roles)},
+            details={**principal.audit_details(), "request_reason": request_reason},
         )
     )

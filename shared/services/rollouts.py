@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from shared.domain.audit import AuditEntry, Outcome
 from shared.domain.models import DeploymentSpec, ModelRef
@@ -18,6 +21,9 @@ log = logging.getLogger(__name__)
 
 ROLLOUT = "rollout"
 LOCK = "endpoint_lock"  # key: endpoint; value: the active rollout's id
+# key: rollout id; value: who asked (a principal's id, name and roles), so every later step's
+# audit record, the reconciler's included, names them as well as the actor id on the rollout.
+REQUESTER = "rollout_requester"
 
 
 class RolloutConflict(Exception):
@@ -26,6 +32,16 @@ class RolloutConflict(Exception):
     def __init__(self, active: Rollout) -> None:
         super().__init__(f"rollout {active.id} is already active on {active.endpoint}")
         self.active = active
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused an audit record when it is not the rollout's own requester: an operator
+    rolling it back, or a newer request superseding it (``details`` carry their reason as
+    ``actor_reason``; ``request_reason`` stays the rollout's own)."""
+
+    id: str
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -38,6 +54,7 @@ class RolloutRequest:
     reason: str
     correlation_id: str
     idempotency_key: str  # same key, same rollout: a redelivered request finds it
+    requester: Mapping[str, Any] = field(default_factory=dict)  # audit details of the actor
 
 
 def rollout_id(idempotency_key: str) -> str:
@@ -66,7 +83,8 @@ def start_rollout(request: RolloutRequest, deps: Deps, *, supersede: bool) -> Ro
     if active is not None:
         if not supersede:
             raise RolloutConflict(active)
-        _abort(active, deps, Phase.SUPERSEDED, f"superseded by {rid}")
+        by = Actor(request.actor, {**request.requester, "actor_reason": request.reason})
+        _abort(active, deps, Phase.SUPERSEDED, f"superseded by {rid}", by)
     lock = deps.state.get(LOCK, request.endpoint)  # re-read: aborting released it
     now = deps.clock.now()
     stamp = now.isoformat(timespec="seconds")
@@ -88,6 +106,9 @@ def start_rollout(request: RolloutRequest, deps: Deps, *, supersede: bool) -> Ro
     )
     # The lock's etag makes two concurrent starts on one endpoint race safely.
     deps.state.put(LOCK, request.endpoint, {"rollout_id": rid}, etag=lock.etag if lock else None)
+    if request.requester:
+        with suppress(ConcurrencyConflict):  # a retry after a crash here: same id, same requester
+            deps.state.put(REQUESTER, rid, dict(request.requester), etag=None)
     deps.state.put(ROLLOUT, rid, planned.to_dict(), etag=None)
     _audit(deps, planned, "rollout.planned", "accepted", request.reason)
     return planned
@@ -104,9 +125,10 @@ def advance(rollout: Rollout, deps: Deps) -> Rollout:
         return _abort(rollout, deps, Phase.ROLLED_BACK, str(failed))
 
 
-def abort(rollout: Rollout, deps: Deps, reason: str) -> Rollout:
-    """Roll back on request (operator rollback of an in-flight rollout)."""
-    return _abort(rollout, deps, Phase.ROLLED_BACK, reason)
+def abort(rollout: Rollout, deps: Deps, reason: str, by: Actor | None = None) -> Rollout:
+    """Roll back on request (operator rollback of an in-flight rollout); ``by`` is recorded
+    as the actor of the records this causes."""
+    return _abort(rollout, deps, Phase.ROLLED_BACK, reason, by)
 
 
 def _plan(rollout: Rollout, deps: Deps) -> Rollout:
@@ -158,12 +180,12 @@ def _canary(rollout: Rollout, deps: Deps) -> Rollout:
     return _move(rollout, deps, Phase.PROMOTED, f"canary healthy ({result}); 100%")
 
 
-def _promoted(rollout: Rollout, deps: Deps) -> Rollout:
+def _promoted(rollout: Rollout, deps: Deps, by: Actor | None = None) -> Rollout:
     note = "first deployment: nothing to remove"
     if rollout.previous and rollout.previous != rollout.colour:
         deps.platform.begin_delete_deployment(rollout.endpoint, rollout.previous)
         note = f"old deployment {rollout.previous} removed"
-    done = _move(rollout, deps, Phase.COMPLETED, note)
+    done = _move(rollout, deps, Phase.COMPLETED, note, by)
     _release(deps, done)
     return done
 
@@ -183,28 +205,32 @@ _STEPS = {
 }
 
 
-def _abort(rollout: Rollout, deps: Deps, phase: Phase, reason: str) -> Rollout:
+def _abort(
+    rollout: Rollout, deps: Deps, phase: Phase, reason: str, by: Actor | None = None
+) -> Rollout:
     """Restore traffic to the deployment that was serving and delete the new one."""
     if rollout.phase == Phase.PROMOTED:
         # The new model already takes all traffic: finishing is safer than flipping back.
-        return _promoted(rollout, deps)
+        return _promoted(rollout, deps, by)
     if rollout.colour and rollout.colour != rollout.previous:
         restore = {rollout.previous: 100} if rollout.previous else {}
         deps.platform.set_traffic(rollout.endpoint, restore)
         deps.platform.begin_delete_deployment(rollout.endpoint, rollout.colour)
     note = f"{reason}; traffic back on {rollout.previous or 'nothing'}"
-    done = _move(rollout, deps, phase, note)
+    done = _move(rollout, deps, phase, note, by)
     _release(deps, done)
     return done
 
 
-def _move(rollout: Rollout, deps: Deps, phase: Phase, note: str) -> Rollout:
+def _move(
+    rollout: Rollout, deps: Deps, phase: Phase, note: str, by: Actor | None = None
+) -> Rollout:
     stored = deps.state.get(ROLLOUT, rollout.id)
     if stored is None:
         raise NotFound(f"rollout {rollout.id}")
     moved = rollout.to(phase, deps.clock.now(), note)
     deps.state.put(ROLLOUT, rollout.id, moved.to_dict(), etag=stored.etag)
-    _audit(deps, moved, f"rollout.{phase.value}", _OUTCOMES.get(phase, "accepted"), note)
+    _audit(deps, moved, f"rollout.{phase.value}", _OUTCOMES.get(phase, "accepted"), note, by)
     return moved
 
 
@@ -222,15 +248,37 @@ def _elapsed(rollout: Rollout, deps: Deps) -> float:
     return (deps.clock.now() - since).total_seconds()
 
 
-def _audit(deps: Deps, rollout: Rollout, action: str, outcome: Outcome, reason: str) -> None:
+def _requester(deps: Deps, rollout: Rollout) -> Mapping[str, Any]:
+    if not rollout.actor.startswith("user:"):  # only operators' rollouts store one
+        return {}
+    stored = deps.state.get(REQUESTER, rollout.id)
+    return stored.value if stored else {}
+
+
+def _audit(
+    deps: Deps,
+    rollout: Rollout,
+    action: str,
+    outcome: Outcome,
+    reason: str,
+    by: Actor | None = None,
+) -> None:
+    details: dict[str, Any] = {
+        "rollout_id": rollout.id,
+        "kind": rollout.kind,
+        "image": rollout.image,
+        "requested_by": rollout.actor,
+        "request_reason": rollout.reason,
+    }
+    details.update(by.details if by else _requester(deps, rollout))
     deps.audit.append(
         AuditEntry(
-            actor=rollout.actor,
+            actor=by.id if by else rollout.actor,
             action=action,
             target=f"{rollout.deployment} {rollout.model}",
             outcome=outcome,
             reason=reason,
             correlation_id=rollout.correlation_id,
-            details={"rollout_id": rollout.id, "kind": rollout.kind, "image": rollout.image},
+            details=details,
         )
     )

@@ -1,0 +1,91 @@
+"""The manual API's guards: app roles, a per-principal rate limit and audited refusals."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from shared.domain.audit import AuditEntry
+from shared.domain.principal import Principal
+from shared.ports import ConcurrencyConflict, TransientError
+from shared.services.deps import Deps
+
+log = logging.getLogger(__name__)
+
+RATE = "api_rate"  # key: digest of the object id; value: {"window": minute, "count": calls}
+WINDOW_SECONDS = 60
+_CAS_ATTEMPTS = 8
+
+
+class Forbidden(Exception):
+    """The principal is authenticated but holds none of the roles the operation needs."""
+
+
+class RateLimited(Exception):
+    """Past the per-principal limit; ``first`` is true for the call that crossed it."""
+
+    def __init__(self, retry_after: int, *, first: bool) -> None:
+        super().__init__(f"more than the allowed requests per minute; retry in {retry_after}s")
+        self.retry_after = retry_after
+        self.first = first
+
+
+def require_role(principal: Principal, allowed: frozenset[str]) -> None:
+    if not principal.has_any(allowed):
+        raise Forbidden(f"this operation needs the app role {' or '.join(sorted(allowed))}")
+
+
+def count_request(deps: Deps, principal: Principal) -> None:
+    """Count one call in the principal's fixed one-minute window; raise RateLimited past
+    the limit. One document per principal, updated by compare-and-set, so every Function
+    instance counts against the same window and two racing calls are both counted."""
+    limit = deps.settings.api_rate_limit_per_minute
+    now = deps.clock.now()
+    start = now.replace(second=0, microsecond=0)
+    window = start.isoformat()
+    retry_after = max(1, math.ceil(WINDOW_SECONDS - (now - start).total_seconds()))
+    key = hashlib.sha256(principal.object_id.encode()).hexdigest()
+    for _ in range(_CAS_ATTEMPTS):
+        stored = deps.state.get(RATE, key)
+        count = 0
+        if stored is not None and stored.value.get("window") == window:
+            count = int(stored.value.get("count", 0))
+        if count > limit:  # refused before in this window: no write, so a flood costs reads
+            raise RateLimited(retry_after, first=False)
+        value = {"window": window, "count": count + 1}
+        try:
+            deps.state.put(RATE, key, value, etag=stored.etag if stored else None)
+        except ConcurrencyConflict:
+            continue
+        if count + 1 > limit:
+            raise RateLimited(retry_after, first=True)
+        return
+    raise TransientError("the rate-limit counter is busy")
+
+
+def audit_refusal(
+    deps: Deps,
+    *,
+    principal: Principal | None,
+    action: str,
+    target: str,
+    reason: str,
+    request_id: str,
+    details: Mapping[str, Any],
+) -> None:
+    """A refused call, recorded with whoever made it (``anonymous`` when no principal)."""
+    who = principal.audit_details() if principal else {}
+    deps.audit.append(
+        AuditEntry(
+            actor=principal.actor if principal else "anonymous",
+            action=action,
+            target=target[:300],
+            outcome="rejected",
+            reason=reason[:500],
+            correlation_id=request_id,
+            details={**who, **details},
+        )
+    )
