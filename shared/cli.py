@@ -1,4 +1,5 @@
-"""`mlops`: run the demo, read and verify the audit trail, inspect and drive the local backend."""
+"""`mlops`: run the demo, read and verify the audit trail, inspect and drive the local backend,
+serve the app locally as the Functions host would."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from shared.cli_host import add_commands as add_host_commands
 from shared.logging_setup import configure_logging
 from shared.settings import Settings
 
@@ -56,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("texts", nargs="+")
     score.add_argument("--deployment", help="one deployment directly instead of by traffic")
     score.set_defaults(run=_score)
+
+    add_host_commands(commands)
     return parser
 
 

@@ -9,7 +9,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import Any
 
 import azure.functions as func
 
-from shared.localhost.functions_registry import user_function
+from shared.localhost.functions_registry import call, user_function
 
 log = logging.getLogger("mlops.eventgrid")
 
@@ -79,9 +79,12 @@ def to_trigger_event(raw: Mapping[str, Any]) -> func.EventGridEvent:
     )
 
 
-def invoke(function: str, raw: Mapping[str, Any]) -> None:
-    """Call one Event Grid function with one event, as the host would. Raises what it raises."""
-    user_function(function, "eventGridTrigger")(to_trigger_event(raw))
+def invoke(
+    function: str, raw: Mapping[str, Any], functions: Mapping[str, Any] | None = None
+) -> None:
+    """Call one Event Grid function with one event, as the host would. Raises what it raises
+    (KeyError first if ``function`` is not an Event Grid function of the app)."""
+    call(user_function(function, "eventGridTrigger", functions), to_trigger_event(raw))
 
 
 class LocalEventGrid:
@@ -125,8 +128,10 @@ class LocalEventGrid:
             row = db.execute("SELECT COUNT(*) FROM delivery WHERE status = 'pending'").fetchone()
         return int(row[0])
 
-    def pump(self) -> int:
-        """Deliver every due event once; returns how many were delivered successfully."""
+    def pump(self, deliver: Callable[[str, Mapping[str, Any]], None] = invoke) -> int:
+        """Deliver every due event once; returns how many were delivered successfully.
+        ``deliver(function, event)`` raises on failure: in process by default, or over HTTP
+        to a running host's webhook (``mlops serve``)."""
         with self._lock, self._db() as db:
             due = db.execute(
                 "SELECT seq, subscription, function, event, attempts FROM delivery"
@@ -136,7 +141,7 @@ class LocalEventGrid:
         delivered = 0
         for seq, subscription, function, body, attempts in due:
             try:
-                invoke(function, json.loads(body))
+                deliver(function, json.loads(body))
             except Exception as error:  # any failure: retry later, as Event Grid does
                 self._failed(seq, subscription, body, attempts + 1, error)
                 continue

@@ -1,0 +1,175 @@
+"""The `mlops` commands around the local Functions host: serve, keys, token, upload,
+send-event. Heavy modules are imported by the command that needs them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from shared.settings import Settings
+
+READY = "mlops host listening on "
+_CONTENT_TYPES = {
+    ".csv": "text/csv",
+    ".tsv": "text/tab-separated-values",
+    ".jsonl": "application/jsonl",
+}
+
+
+def add_commands(commands: Any) -> None:
+    """Add the host's subcommands to the `mlops` parser's subparsers."""
+    from shared.localhost.client import DEFAULT_URL
+
+    serve = commands.add_parser("serve", help="the local Functions host (HTTP API, Event Grid)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    serve.add_argument("--port", type=int, default=7071, help="0 picks a free port")
+    serve.add_argument(
+        "--reconcile-every",
+        type=float,
+        metavar="SECONDS",
+        help="run the timer functions at this interval instead of their NCRONTAB schedule",
+    )
+    serve.set_defaults(run=_serve)
+
+    keys = commands.add_parser("keys", help="the local host's function, master and system keys")
+    keys.add_argument("--json", action="store_true")
+    keys.set_defaults(run=_keys)
+
+    token = commands.add_parser("token", help="a bearer token the local EasyAuth accepts")
+    token.add_argument("--name", required=True, help="the principal's display name")
+    token.add_argument("--roles", default="", help="app roles, comma separated")
+    token.add_argument("--oid", help="object id (default: a stable uuid5 of the name)")
+    token.add_argument("--minutes", type=float, default=60.0, help="lifetime (default 60)")
+    token.set_defaults(run=_token)
+
+    upload = commands.add_parser("upload", help="put a file in the training container and notify")
+    upload.add_argument("file", type=Path)
+    upload.add_argument("--prefix", default="", help="dataset folder, e.g. spam/")
+    upload.add_argument("--url", default=DEFAULT_URL, help="the running host")
+    upload.add_argument("--json", action="store_true")
+    upload.set_defaults(run=_upload, label="upload")
+
+    send = commands.add_parser("send-event", help="deliver an event file to the running host")
+    send.add_argument("file", type=Path, help="Event Grid event(s) or CloudEvent(s), JSON")
+    send.add_argument("--function", help="default: chosen by infra/event-routing.json")
+    send.add_argument("--url", default=DEFAULT_URL, help="the running host")
+    send.add_argument("--json", action="store_true")
+    send.set_defaults(run=_send_event, label="send-event")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings(home=args.home) if args.home else Settings()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from shared.localhost.serve import HostOptions, ServeError, serve
+
+    if args.reconcile_every is not None and args.reconcile_every <= 0:
+        print("mlops serve: --reconcile-every must be positive", file=sys.stderr)
+        return 2
+    options = HostOptions(host=args.host, port=args.port, reconcile_every=args.reconcile_every)
+    try:
+        serve(_settings(args), options, lambda url: print(f"{READY}{url}", flush=True))
+    except ServeError as error:
+        print(f"mlops serve: {error}", file=sys.stderr)
+        return 1
+    print("mlops host stopped", flush=True)
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from shared.localhost.host_keys import load_keys
+
+    keys = load_keys(_settings(args).home).to_dict()
+    if args.json:
+        print(json.dumps(keys, indent=2))
+        return 0
+    print(f"masterKey                        {keys['masterKey']}")
+    for group in ("functionKeys", "systemKeys"):
+        for name, value in keys[group].items():
+            print(f"{f'{group}.{name}':<33}{value}")
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from shared.localhost.easyauth import EasyAuth
+    from shared.localhost.host_keys import load_signing_key
+
+    if args.minutes <= 0:
+        print("mlops token: --minutes must be positive", file=sys.stderr)
+        return 2
+    roles = [role.strip() for role in args.roles.split(",") if role.strip()]
+    auth = EasyAuth(load_signing_key(_settings(args).home))
+    print(auth.issue(args.name, roles, oid=args.oid, minutes=args.minutes))
+    return 0
+
+
+def _upload(args: argparse.Namespace) -> int:
+    from shared.adapters.local.blob_store import LocalBlobStore
+    from shared.bootstrap import local_topic
+    from shared.localhost import topics
+
+    if not args.file.is_file():
+        print(f"mlops upload: no such file: {args.file}", file=sys.stderr)
+        return 2
+    settings = _settings(args)
+    prefix = args.prefix.strip("/")
+    blob_path = f"{prefix}/{args.file.name}" if prefix else args.file.name
+    # The same container folder the local backend reads (bootstrap.build_local).
+    blobs = LocalBlobStore(
+        settings.home.resolve() / "blobs", settings.storage_account_url, settings.training_container
+    )
+    content_type = _CONTENT_TYPES.get(args.file.suffix.lower(), "application/octet-stream")
+    try:
+        props = blobs.upload(blob_path, args.file.read_bytes(), content_type)
+    except ValueError as error:  # a prefix that climbs out of the container
+        print(f"mlops upload: {error}", file=sys.stderr)
+        return 2
+    storage = local_topic(settings, "Microsoft.Storage/storageAccounts")
+    event = topics.blob_created(storage, props)
+    return _deliver(args, [event], {"blob": props.url, "size": props.size, "etag": props.etag})
+
+
+def _send_event(args: argparse.Namespace) -> int:
+    try:
+        doc = json.loads(args.file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        print(f"mlops send-event: cannot read {args.file}: {error}", file=sys.stderr)
+        return 2
+    events = doc if isinstance(doc, list) else [doc]
+    if not events or not all(isinstance(event, dict) for event in events):
+        print("mlops send-event: the file holds no event objects", file=sys.stderr)
+        return 2
+    return _deliver(args, events, {})
+
+
+def _deliver(args: argparse.Namespace, events: list[Any], extra: dict[str, Any]) -> int:
+    from shared.localhost.client import DeliveryFailed, by_function, deliver
+    from shared.localhost.eventgrid import load_routing
+    from shared.localhost.host_keys import load_keys
+
+    command = f"mlops {args.label}"
+    key = load_keys(_settings(args).home).eventgrid
+    try:
+        function = getattr(args, "function", None)
+        batches = {function: events} if function else by_function(events, load_routing())
+        deliveries = [deliver(args.url, name, batch, key) for name, batch in batches.items()]
+    except DeliveryFailed as error:
+        print(f"{command}: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({**extra, "deliveries": [d.to_dict() for d in deliveries]}, indent=2))
+    else:
+        for done in deliveries:
+            ids = ", ".join(done.event_ids)
+            print(f"{done.function} <- {len(done.event_ids)} event(s) [{ids}]: {done.status}")
+    failed = [d for d in deliveries if not d.ok]
+    for done in failed:
+        print(
+            f"{command}: {done.function} answered {done.status}: {done.answer[:200]}",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0

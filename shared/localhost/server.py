@@ -1,0 +1,246 @@
+"""The local Functions host's HTTP side: EasyAuth in front, then the Event Grid webhook or
+the app's HTTP functions. Request bodies are limited to 1 MiB (Content-Length checked before
+reading, chunked bodies counted as they arrive)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from shared.localhost import webhook
+from shared.localhost.easyauth import (
+    EasyAuth,
+    Unauthenticated,
+    requires_authentication,
+    without_principal_headers,
+)
+from shared.localhost.host_keys import HostKeys
+from shared.localhost.messages import MAX_BODY_BYTES, Head, Prepared, Reply
+from shared.localhost.routes import HttpFunctions, compile_routes
+
+log = logging.getLogger("mlops.host")
+
+_DRAIN_BYTES = 8 * MAX_BODY_BYTES
+_DRAIN_SECONDS = 2.0
+
+
+class _Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+    def readline(self, size: int, /) -> bytes: ...
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BadBody(Exception):
+    pass
+
+
+class LocalHost:
+    """Decides what a request gets: EasyAuth first (as App Service runs it in front of the
+    Functions host), then the webhook or the HTTP function its path names."""
+
+    def __init__(
+        self, functions: Mapping[str, Any], keys: HostKeys, auth: EasyAuth, prefix: str = "api"
+    ) -> None:
+        self._webhook = webhook.EventGridWebhook(functions, keys)
+        self._http = HttpFunctions(compile_routes(functions, prefix), keys)
+        self._auth = auth
+        self._prefix = f"/{prefix}/" if prefix else "/"
+
+    def prepare(self, head: Head) -> Prepared:
+        headers = without_principal_headers(head.headers)
+        if requires_authentication(head.path):
+            try:
+                principal = self._auth.principal_headers(head.header("authorization"))
+            except Unauthenticated as why:
+                log.info("401 %s %s: %s", head.method, head.path, why)
+                return Reply.error(401, "authentication required", {"WWW-Authenticate": "Bearer"})
+            headers += principal.items()
+        head = replace(head, headers=tuple(headers))
+        if head.path.rstrip("/") == webhook.PATH:
+            return self._webhook.prepare(head)
+        if head.path.startswith(self._prefix):
+            return self._http.prepare(head)
+        return Reply.error(404, "not found")
+
+
+class HostServer(ThreadingHTTPServer):
+    """One thread per request; counts the requests in flight so shutdown can wait for them."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], host: LocalHost) -> None:
+        super().__init__(address, _Handler)
+        self.host = host
+        self._in_flight = 0
+        self._idle = threading.Condition()
+
+    @property
+    def url(self) -> str:
+        """Where a local client reaches the server (loopback when bound to every address)."""
+        host, port = self.server_address[:2]
+        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host!s}:{port}"  # noqa: S104
+
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        with self._idle:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait for the requests in flight to finish; False if some still run at the end."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: HostServer
+    protocol_version = "HTTP/1.0"  # one request per connection: nothing idles at shutdown
+    server_version = "mlops-local-host"
+    timeout = 30  # a client that stalls mid-request does not hold a thread for long
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def do_OPTIONS(self) -> None:
+        self._serve()
+
+    def do_HEAD(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        with self.server.in_flight():
+            try:
+                reply, unread = self._handle()
+            except Exception:
+                log.exception("the host failed on %s %s", self.command, urlsplit(self.path).path)
+                reply, unread = Reply.error(500, "internal error"), True
+            self._send(reply)
+            if unread and self._sends_body():
+                self._drain()
+
+    def _handle(self) -> tuple[Reply, bool]:
+        prepared = self.server.host.prepare(self._head())
+        if isinstance(prepared, Reply):
+            return prepared, True
+        try:
+            body = read_body(self.rfile, self.headers, MAX_BODY_BYTES)
+        except BodyTooLarge:
+            return Reply.error(413, f"the body is over {MAX_BODY_BYTES} bytes"), True
+        except BadBody as error:
+            return Reply.error(400, str(error)), True
+        return prepared(body), False
+
+    def _head(self) -> Head:
+        parts = urlsplit(self.path)
+        host, port = self.server.server_address[:2]
+        return Head(
+            method=self.command,
+            path=parts.path,
+            query=parse_qs(parts.query, keep_blank_values=True),
+            headers=tuple(self.headers.items()),
+            url=f"http://{self.headers.get('Host') or f'{host!s}:{port}'}{self.path}",
+        )
+
+    def _send(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+        self.wfile.flush()
+
+    def _sends_body(self) -> bool:
+        chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+        return chunked or (self.headers.get("Content-Length") or "0").strip() not in ("", "0")
+
+    def _drain(self) -> None:
+        """Read what is left of a refused body before closing, so the client gets to read
+        our answer instead of a connection reset."""
+        self.connection.settimeout(0.2)
+        deadline, read = time.monotonic() + _DRAIN_SECONDS, 0
+        with contextlib.suppress(OSError):
+            while read < _DRAIN_BYTES and time.monotonic() < deadline:
+                chunk = self.connection.recv(65536)
+                if not chunk:
+                    return
+                read += len(chunk)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # The path only: a query string may carry a key (code=...).
+        log.info("%s %s %s", self.command, urlsplit(self.path).path, code)
+
+    def log_error(self, format: str, *args: Any) -> None:
+        log.warning("http: " + format, *args)
+
+
+def read_body(stream: _Readable, headers: Message, limit: int) -> bytes:
+    """The request body, refused (BodyTooLarge) as soon as it is known to exceed ``limit``."""
+    if "chunked" in (headers.get("Transfer-Encoding") or "").lower():
+        return _read_chunked(stream, limit)
+    length_text = headers.get("Content-Length")
+    if not length_text:
+        return b""
+    try:
+        length = int(length_text)
+    except ValueError:
+        raise BadBody("Content-Length is not a number") from None
+    if length < 0:
+        raise BadBody("Content-Length is negative")
+    if length > limit:
+        raise BodyTooLarge
+    body = stream.read(length)
+    if len(body) != length:
+        raise BadBody("the body is shorter than its Content-Length")
+    return body
+
+
+def _read_chunked(stream: _Readable, limit: int) -> bytes:
+    body = bytearray()
+    while True:
+        size_line = stream.readline(1024).split(b";", 1)[0].strip()
+        try:
+            size = int(size_line, 16)
+        except ValueError:
+            raise BadBody("a malformed chunk") from None
+        if size == 0:
+            while stream.readline(1024).strip():  # trailers
+                pass
+            return bytes(body)
+        if len(body) + size > limit:
+            raise BodyTooLarge
+        body += stream.read(size)
+        stream.readline(1024)  # the CRLF after the chunk
