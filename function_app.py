@@ -6,13 +6,19 @@ start imports only what the triggers need.
 
 from __future__ import annotations
 
+import os
+
 import azure.functions as func
 
-from functions import data, images, models, reconciler
+from functions import api, data, images, models, reconciler
 from shared.logging_setup import configure_logging
 
 configure_logging()
+if os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING"):  # else azure.monitor stays unloaded
+    from shared.adapters.azure.telemetry import configure_from_environment
+
+    configure_from_environment()
 
 app = func.FunctionApp()
-for blueprint in (data.bp, models.bp, images.bp, reconciler.bp):
+for blueprint in (data.bp, models.bp, images.bp, reconciler.bp, api.bp):
     app.register_functions(blueprint)

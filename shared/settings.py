@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -24,12 +27,27 @@ AZURE_REQUIRED_SETTINGS = (
     "MLOPS_ENDPOINT_IDENTITY_ID",
     "MLOPS_ALLOWED_REGISTRIES",
 )
+# An app setting still holding this after start-up is a Key Vault reference App Service
+# could not resolve (missing role, wrong URI): the app must not run with it as a value.
+KEY_VAULT_REFERENCE = "@Microsoft.KeyVault("
+_SCANNED_PREFIXES = ("MLOPS_", "AZURE_", "APPLICATIONINSIGHTS_")
+# Endpoints the Azure backend calls with a bearer token: https, or http to a loopback emulator.
+_AZURE_ENDPOINTS = (
+    "storage_account_url",
+    "table_service_url",
+    "key_vault_url",
+    "audit_ingestion_endpoint",
+)
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class Settings(BaseSettings):
     """Everything the app reads from its environment; unknown ``MLOPS_*`` names are ignored."""
 
-    model_config = SettingsConfigDict(env_prefix="MLOPS_", frozen=True, extra="ignore")
+    # hide_input_in_errors: a validation error must never echo a setting's value.
+    model_config = SettingsConfigDict(
+        env_prefix="MLOPS_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     backend: Literal["local", "azure"] = "local"
     home: Path = Path(".mlops")
@@ -44,7 +62,7 @@ class Settings(BaseSettings):
     state_table: str = Field(default="mlopsstate", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
     key_vault_url: str | None = None
     audit_ingestion_endpoint: str | None = None
-    audit_dcr_id: str | None = None
+    audit_dcr_id: str | None = Field(default=None, pattern=r"^(dcr-[0-9a-f]{32})?$")
     audit_stream: str = "Custom-MLOpsAudit_CL"
     endpoint_identity_id: str | None = None
     applicationinsights_connection_string: str | None = Field(
@@ -115,9 +133,32 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @model_validator(mode="after")
+    def _no_unresolved_key_vault_reference(self) -> Settings:
+        names = unresolved_key_vault_references(os.environ)
+        names += [
+            env_name(field)
+            for field in type(self).model_fields
+            if str(getattr(self, field)).startswith(KEY_VAULT_REFERENCE)
+        ]
+        if names:
+            listed = ", ".join(sorted(set(names)))
+            raise ValueError(
+                f"unresolved Key Vault reference in {listed}: grant the app's identity "
+                "'Key Vault Secrets User' on the vault and check the secret URI"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _azure_needs_its_resources(self) -> Settings:
         if self.backend != "azure":
             return self
+        insecure = [
+            env_name(name)
+            for name in _AZURE_ENDPOINTS
+            if (value := getattr(self, name)) and not _https_or_loopback(value)
+        ]
+        if insecure:
+            raise ValueError(f"these must be https URLs: {', '.join(insecure)}")
         missing = [
             name
             for name in AZURE_REQUIRED_SETTINGS
@@ -126,6 +167,27 @@ class Settings(BaseSettings):
         if missing:
             raise ValueError(f"MLOPS_BACKEND=azure needs these settings: {', '.join(missing)}")
         return self
+
+
+def env_name(field: str) -> str:
+    """The environment variable a Settings field is read from."""
+    alias = Settings.model_fields[field].validation_alias
+    return str(alias) if alias else f"MLOPS_{field.upper()}"
+
+
+def unresolved_key_vault_references(env: Mapping[str, str]) -> list[str]:
+    """The names (never the values) of app settings that are still Key Vault references."""
+    return [
+        name
+        for name, value in env.items()
+        if name.upper().startswith(_SCANNED_PREFIXES)
+        and value.strip().startswith(KEY_VAULT_REFERENCE)
+    ]
+
+
+def _https_or_loopback(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS)
 
 
 def _split(value: object, *, lower: bool) -> object:

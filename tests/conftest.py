@@ -19,6 +19,8 @@ from shared.settings import Settings
 from tests.fake_platform import FakeMLPlatform
 from tests.fakes import FakeClock, InMemoryBlobStore, InMemoryStateStore, RecordingAuditSink
 
+pytest_plugins = ["tests.azurite"]  # the session-wide Azurite fixture
+
 ACCOUNT = "https://contosodata.blob.core.windows.net"
 STORAGE_TOPIC = (
     "/subscriptions/1f0c2b7e-0000-4000-8000-000000000001/resourceGroups/rg-mlops/providers"

@@ -102,3 +102,51 @@ def verify_chain(records: Iterable[Mapping[str, Any]]) -> ChainReport:
             return ChainReport(False, count, seq, "hash does not match record contents")
         prev, expected_seq = str(record["hash"]), seq + 1
     return ChainReport(True, count)
+
+
+# The Log Analytics table the Azure audit sink writes (MLOpsAudit_CL, through its DCR
+# stream): (column, Log Analytics type), in record order. TimeGenerated is the table's
+# required time column; EventTime keeps the record's exact ``time`` text, because the hash
+# covers that text and a datetime column would re-render it. No reserved names (Type, id,
+# TenantId, _ResourceId ...). ``details`` is dynamic JSON.
+AUDIT_TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("TimeGenerated", "datetime"),
+    ("SchemaVersion", "long"),
+    ("Seq", "long"),
+    ("EventTime", "string"),
+    ("Actor", "string"),
+    ("Action", "string"),
+    ("Target", "string"),
+    ("Outcome", "string"),
+    ("Reason", "string"),
+    ("CorrelationId", "string"),
+    ("Details", "dynamic"),
+    ("PrevHash", "string"),
+    ("Hash", "string"),
+)
+_RECORD_FIELD_OF_COLUMN = {
+    "SchemaVersion": "schema_version",
+    "Seq": "seq",
+    "EventTime": "time",
+    "Actor": "actor",
+    "Action": "action",
+    "Target": "target",
+    "Outcome": "outcome",
+    "Reason": "reason",
+    "CorrelationId": "correlation_id",
+    "Details": "details",
+    "PrevHash": "prev_hash",
+    "Hash": "hash",
+}
+
+
+def to_table_row(record: AuditRecord) -> dict[str, Any]:
+    """One row of AUDIT_TABLE_COLUMNS for ``record``."""
+    fields = record.to_dict()
+    row = {column: fields[name] for column, name in _RECORD_FIELD_OF_COLUMN.items()}
+    return {"TimeGenerated": record.time, **row}
+
+
+def from_table_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The record fields of a table row (e.g. a KQL export), ready for ``verify_chain``."""
+    return {name: row[column] for column, name in _RECORD_FIELD_OF_COLUMN.items()}

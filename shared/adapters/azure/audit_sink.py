@@ -1,0 +1,169 @@
+"""The audit trail in Azure: one hash chain across every instance, shipped to Log Analytics.
+
+Each append, in one Table transaction in the state table's audit partition, advances the
+chain head (an ETag-guarded row: read head, seal the record, write head only if unchanged,
+retry on conflict) and stores the sealed record as an outbox row. Then the pending outbox
+rows are uploaded with the Logs Ingestion API (DCR stream into MLOpsAudit_CL) and deleted.
+If the upload still fails after the SDK's bounded retries, the record stays in the outbox
+and TransientError fails the invocation; the next append (or ``flush``) uploads it again.
+A row uploaded twice (deleted after a crash, say) is a duplicate with the same Seq and
+Hash: the chain check in KQL dedupes on Seq (``summarize arg_min(TimeGenerated, *) by Seq``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, MutableMapping
+from dataclasses import replace
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+from shared.adapters.azure._errors import is_transient, sdk_options, translated
+from shared.adapters.azure.state_store import document_properties, document_value
+from shared.domain.audit import GENESIS_HASH, AuditEntry, AuditRecord, chain, to_table_row
+from shared.ports import Clock, TransientError
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from azure.data.tables import TableClient, TableEntity
+    from azure.monitor.ingestion import LogsIngestionClient
+
+# '%' followed by non-hex never comes out of the state store's key encoding, so no
+# StateStore kind can share this partition.
+PARTITION = "%audit"
+HEAD = "head"
+OUTBOX_PREFIX = "outbox-"
+_CAS_ATTEMPTS = 50
+_FLUSH_BATCH = 500
+log = logging.getLogger("mlops.audit")
+
+
+def logs_client(endpoint: str, credential: TokenCredential, **options: Any) -> LogsIngestionClient:
+    from azure.monitor.ingestion import LogsIngestionClient
+
+    return LogsIngestionClient(endpoint, credential, **sdk_options(options))
+
+
+class AzureAuditSink:
+    def __init__(
+        self, table: TableClient, logs: LogsIngestionClient, rule_id: str, stream: str, clock: Clock
+    ) -> None:
+        self._table, self._logs, self._clock = table, logs, clock
+        self.rule_id, self.stream = rule_id, stream
+
+    def __repr__(self) -> str:
+        return f"AzureAuditSink({self._table.url}, stream={self.stream})"
+
+    def append(self, entry: AuditEntry) -> AuditRecord:
+        # Hash what is read back: JSON turns tuples into lists and keys into strings.
+        details = json.loads(json.dumps(dict(entry.details), allow_nan=False, default=str))
+        record = self._seal(replace(entry, details=details))
+        log.info(
+            "audit %s %s %s: %s",
+            record.action,
+            record.target,
+            record.outcome,
+            record.reason,
+            extra={
+                "microsoft.custom_event.name": "mlops.audit",
+                "correlation_id": record.correlation_id,
+                "audit_seq": record.seq,
+                "audit_hash": record.hash,
+            },
+        )
+        self.flush()
+        return record
+
+    def flush(self) -> int:
+        """Upload every pending outbox row, oldest first; return how many were shipped."""
+        pending = self._pending()
+        if not pending:
+            return 0
+        try:
+            self._logs.upload(rule_id=self.rule_id, stream_name=self.stream, logs=pending)
+        except Exception as error:
+            if is_transient(error):
+                raise TransientError(
+                    f"audit upload failed ({len(pending)} record(s) kept in the outbox)"
+                ) from error
+            raise
+        for row in pending:
+            self._delete_outbox(int(row["Seq"]))
+        return len(pending)
+
+    def _seal(self, entry: AuditEntry) -> AuditRecord:
+        for _ in range(_CAS_ATTEMPTS):
+            head = self._head()
+            seq, prev_hash = (int(head["Seq"]), str(head["Hash"])) if head else (0, GENESIS_HASH)
+            record = chain(
+                entry, seq=seq + 1, time=self._clock.now().astimezone(UTC), prev_hash=prev_hash
+            )
+            new_head = {
+                "PartitionKey": PARTITION,
+                "RowKey": HEAD,
+                "Seq": record.seq,
+                "Hash": record.hash,
+            }
+            head_op: tuple[str, dict[str, Any], dict[str, Any]] = (
+                ("update", new_head, _if_match(head.metadata["etag"]))
+                if head
+                else ("create", new_head, {})
+            )
+            outbox = {
+                "PartitionKey": PARTITION,
+                "RowKey": _outbox_key(record.seq),
+                **document_properties(f"audit {record.seq}", to_table_row(record)),
+            }
+            if self._commit([head_op, ("create", outbox, {})]):
+                return record
+        raise TransientError("the audit chain head stayed contended; retry the event")
+
+    def _commit(self, operations: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> bool:
+        """False when another instance moved the head first (the whole batch is void)."""
+        with translated("audit chain head"):
+            try:
+                self._table.submit_transaction(operations)
+            except HttpResponseError as error:
+                if error.status_code in (409, 412):
+                    return False
+                raise
+        return True
+
+    def _head(self) -> Any:
+        with translated("audit chain head"):
+            try:
+                return self._table.get_entity(PARTITION, HEAD)
+            except ResourceNotFoundError:
+                return None
+
+    def _pending(self) -> list[MutableMapping[str, Any]]:
+        query = "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high"
+        params = {"pk": PARTITION, "low": OUTBOX_PREFIX, "high": OUTBOX_PREFIX[:-1] + "."}
+        with translated("audit outbox"):
+            pages = self._table.query_entities(
+                query, parameters=params, results_per_page=_FLUSH_BATCH
+            ).by_page()
+            first: Iterable[TableEntity] = next(pages, [])
+            return [document_value(entity) for entity in first]
+
+    def _delete_outbox(self, seq: int) -> None:
+        with translated("audit outbox"):
+            self._table.delete_entity(PARTITION, _outbox_key(seq))  # a missing row is fine
+
+
+def _outbox_key(seq: int) -> str:
+    return f"{OUTBOX_PREFIX}{seq:012d}"  # fixed width: RowKey order is sequence order
+
+
+def _if_match(etag: str) -> dict[str, Any]:
+    from azure.data.tables import UpdateMode
+
+    return {
+        "mode": UpdateMode.REPLACE,
+        "etag": etag,
+        "match_condition": MatchConditions.IfNotModified,
+    }

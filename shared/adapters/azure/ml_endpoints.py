@@ -1,0 +1,145 @@
+"""Managed online endpoints, deployments and traffic, for ``AzureMLPlatform``.
+
+Every ``begin_*`` call starts the operation and returns: the poller is dropped, never waited
+on (the SDK still polls on a daemon thread of its own); the reconciler follows progress
+through ``get_endpoint`` / ``get_deployment``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from contextlib import suppress
+from pathlib import Path
+
+from azure.ai.ml import MLClient, load_online_deployment, load_online_endpoint
+from azure.ai.ml.entities import (
+    Environment,
+    IdentityConfiguration,
+    ManagedIdentityConfiguration,
+    OnlineDeployment,
+)
+from azure.core.exceptions import ResourceNotFoundError
+
+from shared.adapters.azure.ml_errors import translated
+from shared.domain.models import (
+    DeploymentInfo,
+    DeploymentSpec,
+    EndpointInfo,
+    ModelRef,
+    ProvisioningState,
+)
+from shared.ports import NotFound
+
+# Azure ML provisioning states of endpoints and deployments as the domain's.
+_PROVISIONING: Mapping[str, ProvisioningState] = {
+    "Creating": "creating",
+    "Updating": "creating",
+    "Scaling": "creating",
+    "Succeeded": "succeeded",
+    "Failed": "failed",
+    "Canceled": "failed",
+    "Deleting": "deleting",
+}
+# "azureml:name:version" or an ARM id ".../models/name/versions/version".
+_MODEL_REF = re.compile(r"(?:^azureml:|/models/)([^:/]+)[:/](?:versions/)?([^:/]+)$")
+_IMAGE_VARIABLE = "MLOPS_SERVING_IMAGE"
+_TAGS = {"managed-by": "secure-mlops-azure"}
+
+
+class AzureEndpoints:
+    def __init__(
+        self,
+        ml_client: MLClient,
+        *,
+        endpoint_spec: Path,
+        deployment_spec: Path,
+        identity_id: str,
+    ) -> None:
+        self._ml = ml_client
+        self._endpoint_spec = endpoint_spec
+        self._deployment_spec = deployment_spec
+        self._identity_id = identity_id
+
+    def get_endpoint(self, name: str) -> EndpointInfo:
+        with translated(f"endpoint {name}"):
+            endpoint = self._ml.online_endpoints.get(name)
+            deployments = list(self._ml.online_deployments.list(name))
+        traffic = {str(k): int(v) for k, v in (endpoint.traffic or {}).items()}
+        infos = sorted((_deployment_info(name, d) for d in deployments), key=lambda d: d.name)
+        return EndpointInfo(name, traffic, tuple(infos))
+
+    def ensure_endpoint(self, name: str) -> EndpointInfo:
+        """Start creating the endpoint (Entra ID tokens only, the user-assigned identity that
+        may pull from the registry) unless it exists; returns at once, with no deployments."""
+        try:
+            return self.get_endpoint(name)
+        except NotFound:
+            pass
+        endpoint = load_online_endpoint(self._endpoint_spec, params_override=[{"name": name}])
+        endpoint.auth_mode = "aad_token"
+        endpoint.identity = IdentityConfiguration(
+            type="user_assigned",
+            user_assigned_identities=[ManagedIdentityConfiguration(resource_id=self._identity_id)],
+        )
+        endpoint.tags = {**(endpoint.tags or {}), **_TAGS}
+        with translated(f"endpoint {name}"):
+            self._ml.online_endpoints.begin_create_or_update(endpoint)
+        return EndpointInfo(name, {})
+
+    def begin_deployment(self, spec: DeploymentSpec) -> None:
+        """deployment.yml with this colour's name, model and (for an image roll-forward) the
+        serving image by digest, which then replaces the template's image + conda build."""
+        deployment = load_online_deployment(
+            self._deployment_spec,
+            params_override=[
+                {"name": spec.name},
+                {"endpoint_name": spec.endpoint},
+                {"model": f"azureml:{spec.model.name}:{spec.model.version}"},
+            ],
+        )
+        deployment.environment_variables = {
+            **(deployment.environment_variables or {}),
+            "MLOPS_MODEL_NAME": spec.model.name,
+            "MLOPS_MODEL_VERSION": spec.model.version,
+            "MLOPS_DEPLOYMENT": spec.name,
+            _IMAGE_VARIABLE: spec.image or "",
+        }
+        if spec.image is not None:
+            deployment.environment = Environment(image=spec.image)
+        deployment.tags = {**(deployment.tags or {}), **_TAGS}
+        with translated(f"deployment {spec.endpoint}/{spec.name}"):
+            self._ml.online_deployments.begin_create_or_update(deployment)
+
+    def get_deployment(self, endpoint: str, name: str) -> DeploymentInfo:
+        with translated(f"deployment {endpoint}/{name}"):
+            deployment = self._ml.online_deployments.get(name=name, endpoint_name=endpoint)
+        return _deployment_info(endpoint, deployment)
+
+    def set_traffic(self, endpoint: str, traffic: Mapping[str, int]) -> None:
+        """Every deployment not named gets 0 (the SDK's ``get`` lists them all); the service
+        validates names and the sum."""
+        with translated(f"endpoint {endpoint}"):
+            current = self._ml.online_endpoints.get(endpoint)
+            names = set(current.traffic or {}) | set(traffic)
+            current.traffic = {name: int(traffic.get(name, 0)) for name in sorted(names)}
+            self._ml.online_endpoints.begin_create_or_update(current)
+
+    def begin_delete_deployment(self, endpoint: str, name: str) -> None:
+        # A 404 means already gone: deleting is idempotent.
+        with translated(f"deployment {endpoint}/{name}"), suppress(ResourceNotFoundError):
+            self._ml.online_deployments.begin_delete(name=name, endpoint_name=endpoint)
+
+
+def _deployment_info(endpoint: str, deployment: OnlineDeployment) -> DeploymentInfo:
+    """The model from the deployment's model reference; the image from the variable
+    ``begin_deployment`` set (the environment itself is an anonymous asset's id)."""
+    match = _MODEL_REF.search(str(deployment.model or ""))
+    model = ModelRef(match.group(1), match.group(2)) if match else ModelRef("", "")
+    image = (deployment.environment_variables or {}).get(_IMAGE_VARIABLE) or None
+    azure_state = str(
+        getattr(deployment.provisioning_state, "value", deployment.provisioning_state)
+    )
+    state = _PROVISIONING.get(azure_state, "creating")
+    error = "" if state != "failed" else f"provisioning {azure_state}"
+    return DeploymentInfo(endpoint, str(deployment.name), model, image, state, error)

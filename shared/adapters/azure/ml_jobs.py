@@ -1,0 +1,168 @@
+"""Azure ML training jobs and the model registry, for ``AzureMLPlatform``.
+
+A job is ``training/jobs/train.yml`` loaded with ``load_job`` and completed through the
+SDK's own ``params_override`` (so the schema types every value): the dataset prefix as a
+``uri_folder`` input, the champion as an ``mlflow_model`` input, the accepted files as the
+``accepted_files`` string input (base64url of a JSON list of paths relative to the prefix, so
+only shell-inert characters reach the command line). The command is the YAML's: no request
+value is formatted into it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from azure.ai.ml import MLClient, load_job
+from azure.ai.ml.entities import Job, Model
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+from shared.adapters.azure.ml_errors import translated
+from shared.domain.models import JobInfo, JobStatus, ModelRef, ModelVersion, TrainingJobRequest
+
+# Azure ML job states (JobStatus in the REST API) as the domain's.
+_JOB_STATUS: Mapping[str, JobStatus] = {
+    "NotStarted": "queued",
+    "Queued": "queued",
+    "Starting": "queued",
+    "Preparing": "queued",
+    "Provisioning": "queued",
+    "Running": "running",
+    "Finalizing": "running",
+    "Completed": "completed",
+    "Failed": "failed",
+    "NotResponding": "failed",
+    "CancelRequested": "canceled",
+    "Canceled": "canceled",
+}
+_MODEL_TAG = "model_name"
+_MAX_TAGS = 20
+_MAX_TAG_VALUE = 256
+_MAX_ACCEPTED_FILES_JSON = 32 * 1024  # a literal input reaches the job as an env variable
+
+
+class AzureJobs:
+    def __init__(
+        self,
+        ml_client: MLClient,
+        *,
+        job_spec: Path,
+        compute: str,
+        experiment: str,
+        positive_label: str,
+    ) -> None:
+        self._ml = ml_client
+        self._job_spec = job_spec
+        self._compute = compute
+        self._experiment = experiment
+        self._positive_label = positive_label
+
+    def submit_job(self, request: TrainingJobRequest) -> JobInfo:
+        """GET first, so a redelivered event finds its job; a create that loses the race
+        (409) returns the winner's."""
+        what = f"job {request.name}"
+        with translated(what):
+            try:
+                return self._info(self._ml.jobs.get(request.name))
+            except ResourceNotFoundError:
+                pass
+            job = load_job(self._job_spec, params_override=self._overrides(request))
+            try:
+                created = self._ml.jobs.create_or_update(job)
+            except ResourceExistsError:
+                created = self._ml.jobs.get(request.name)
+            return self._info(created)
+
+    def get_job(self, name: str) -> JobInfo:
+        with translated(f"job {name}"):
+            return self._info(self._ml.jobs.get(name))
+
+    def get_model(self, name: str, version: str) -> ModelVersion:
+        with translated(f"model {name}:{version}"):
+            return _model_version(self._ml.models.get(name=name, version=version))
+
+    def list_models(self, name: str) -> Sequence[ModelVersion]:
+        with translated(f"model {name}"):
+            models = [_model_version(m) for m in self._ml.models.list(name=name)]
+        return sorted(models, key=_version_order)
+
+    def _overrides(self, request: TrainingJobRequest) -> list[dict[str, Any]]:
+        overrides: list[dict[str, Any]] = [
+            {"name": request.name},
+            {"experiment_name": self._experiment},
+            {"compute": f"azureml:{self._compute}"},
+            {"tags": _tags(request)},
+            {"inputs.training_data.path": request.data_url},  # type and mode: train.yml
+            {"inputs.model_name": request.model_name},
+            {"inputs.positive_label": self._positive_label},
+        ]
+        if request.files:
+            overrides.append({"inputs.accepted_files": _accepted_files(request)})
+        if request.champion is not None:
+            champion = f"azureml:{request.champion.name}:{request.champion.version}"
+            overrides.append({"inputs.champion": {"type": "mlflow_model", "path": champion}})
+        return overrides
+
+    def _info(self, job: Job) -> JobInfo:
+        # Job.status is the SDK's JobStatus enum; Paused and Unknown: keep polling.
+        status = _JOB_STATUS.get(str(getattr(job.status, "value", job.status)), "running")
+        model = self._registered_by(job) if status == "completed" else None
+        error = "" if status != "failed" else f"job {job.name} {job.status}; see its std_log"
+        return JobInfo(str(job.name), status, model, error)
+
+    def _registered_by(self, job: Job) -> ModelRef | None:
+        """The version the job registered: MLflow's registration from inside a job records
+        the job (its run) as the version's ``job_name``. The model's name is the job's tag
+        (read back from an input, a literal is private to the SDK's NodeInput)."""
+        model_name = (job.tags or {}).get(_MODEL_TAG)
+        if not model_name:
+            return None
+        for model in self._ml.models.list(name=model_name):
+            if job.name in (model.job_name, (model.tags or {}).get("job_name")):
+                return ModelRef(model_name, str(model.version))
+        return None
+
+
+def _tags(request: TrainingJobRequest) -> dict[str, str]:
+    """Lineage for the workspace UI and queries: bounded in number and length."""
+    tags = {
+        _MODEL_TAG: request.model_name,
+        "dataset": request.dataset,
+        "accepted_files": str(len(request.files)),
+    }
+    tags.update(request.tags)
+    return {k[:_MAX_TAG_VALUE]: str(v)[:_MAX_TAG_VALUE] for k, v in list(tags.items())[:_MAX_TAGS]}
+
+
+def _accepted_files(request: TrainingJobRequest) -> str:
+    """The accepted files as paths relative to the dataset prefix (what the job sees under
+    its ``training_data`` mount). Refuses a file outside the prefix or a list too long to pass
+    as a literal, rather than train on a different set than the one accepted."""
+    prefix = request.data_url if request.data_url.endswith("/") else request.data_url + "/"
+    outside = [url for url in request.files if not url.startswith(prefix)]
+    if outside:
+        raise ValueError(f"job {request.name}: {len(outside)} file(s) outside {prefix}")
+    names = json.dumps([url.removeprefix(prefix) for url in request.files])
+    document = base64.urlsafe_b64encode(names.encode("utf-8")).decode("ascii")
+    if len(document) > _MAX_ACCEPTED_FILES_JSON:
+        raise ValueError(
+            f"job {request.name}: {len(request.files)} accepted files exceed the"
+            f" {_MAX_ACCEPTED_FILES_JSON}-byte accepted_files input"
+        )
+    return document
+
+
+def _model_version(model: Model) -> ModelVersion:
+    return ModelVersion(
+        name=str(model.name),
+        version=str(model.version),
+        tags={str(k): str(v) for k, v in (model.tags or {}).items()},
+        properties={str(k): str(v) for k, v in (model.properties or {}).items()},
+    )
+
+
+def _version_order(model: ModelVersion) -> tuple[int, str]:
+    return (int(model.version), "") if model.version.isdigit() else (1 << 62, model.version)

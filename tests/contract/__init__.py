@@ -1,0 +1,1 @@
+"""Contract tests: real Azure SDK clients against a recording transport."""

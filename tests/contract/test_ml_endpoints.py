@@ -1,0 +1,282 @@
+"""Contract: managed online endpoints, deployments, traffic and scoring, on the wire."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from shared.domain.models import DeploymentSpec, ModelRef
+from shared.ports import NotFound, TransientError
+from tests.contract.ml_workspace import (
+    ARM,
+    ARM_SCOPE,
+    IDENTITY,
+    ML_SCOPE,
+    WORKSPACE,
+    Workspace,
+    echo,
+)
+from tests.contract.recording import Canned, Recorded, error
+
+EP = "spam-endpoint"
+SCORING = f"https://{EP}.westeurope.inference.ml.azure.com/score"
+OPERATION = (
+    ARM
+    + "/providers/Microsoft.MachineLearningServices/locations/westeurope/mfeOperationsStatus/op-1"
+)
+DIGEST = "contosomlops.azurecr.io/mlops/sklearn-serving@sha256:" + "ab" * 32
+
+
+def endpoint_resource(traffic: dict[str, int], state: str = "Succeeded") -> dict[str, Any]:
+    return {
+        "id": f"{WORKSPACE}/onlineEndpoints/{EP}",
+        "name": EP,
+        "location": "westeurope",
+        "kind": "Managed",
+        "identity": {"type": "UserAssigned", "userAssignedIdentities": {IDENTITY: {}}},
+        "properties": {
+            "authMode": "AADToken",
+            "scoringUri": SCORING,
+            "provisioningState": state,
+            "traffic": traffic,
+        },
+    }
+
+
+def deployment_resource(name: str, version: str, state: str, image: str = "") -> dict[str, Any]:
+    return {
+        "id": f"{WORKSPACE}/onlineEndpoints/{EP}/deployments/{name}",
+        "name": name,
+        "location": "westeurope",
+        "kind": "Managed",
+        "sku": {"name": "Default", "capacity": 1},
+        "properties": {
+            "endpointComputeType": "Managed",
+            "model": f"{WORKSPACE}/models/spam-classifier/versions/{version}",
+            "environmentId": f"{WORKSPACE}/environments/env/versions/1",
+            "environmentVariables": {"MLOPS_SERVING_IMAGE": image},
+            "instanceType": "Standard_DS3_v2",
+            "scaleSettings": {"scaleType": "Default"},
+            "provisioningState": state,
+        },
+    }
+
+
+def accepted(request: Recorded) -> Canned:
+    """ARM accepts a long operation: 201 plus where to poll it."""
+    response = echo(request)
+    return Canned(201, response.body, {"Azure-AsyncOperation": OPERATION})
+
+
+@pytest.fixture
+def ws() -> Workspace:
+    return Workspace()
+
+
+@pytest.fixture
+def operation_held(ws: Workspace) -> Iterator[threading.Event]:
+    """The operation status poll blocks until the test releases it: an adapter that waited
+    on the poller would stall until the poll timed out, which fails the test."""
+    release = threading.Event()
+    timed_out: list[str] = []
+
+    def poll(request: Recorded) -> Canned:
+        if not release.wait(5):
+            timed_out.append(request.url)
+        return Canned(200, {"status": "Succeeded"})
+
+    ws.transport.add("GET", "^" + OPERATION, poll, repeat=True)
+    yield release
+    release.set()
+    assert not timed_out, "the adapter waited for the long operation"
+
+
+def _existing(ws: Workspace, traffic: dict[str, int], *deployments: dict[str, Any]) -> None:
+    ws.add("GET", f"/onlineEndpoints/{EP}", Canned(200, endpoint_resource(traffic)), repeat=True)
+    listing = Canned(200, {"value": list(deployments)})
+    ws.add("GET", f"/onlineEndpoints/{EP}/deployments", listing, repeat=True)
+
+
+def test_get_endpoint_maps_traffic_and_deployments(ws: Workspace) -> None:
+    _existing(
+        ws,
+        {"blue": 90, "green": 10},
+        deployment_resource("green", "4", "Updating", DIGEST),
+        deployment_resource("blue", "3", "Succeeded"),
+    )
+
+    endpoint = ws.platform.get_endpoint(EP)
+
+    assert endpoint.traffic == {"blue": 90, "green": 10}
+    assert endpoint.serving == "blue"
+    blue, green = endpoint.deployments
+    assert (blue.model, blue.image, blue.state) == (
+        ModelRef("spam-classifier", "3"),
+        None,
+        "succeeded",
+    )
+    assert (green.model, green.image, green.state) == (
+        ModelRef("spam-classifier", "4"),
+        DIGEST,
+        "creating",
+    )
+    request = ws.transport.sent("GET", f"/onlineEndpoints/{EP}\\?")[0]
+    assert request.query["api-version"] == "2022-02-01-preview"
+
+
+def test_a_missing_endpoint_is_not_found(ws: Workspace) -> None:
+    ws.add("GET", f"/onlineEndpoints/{EP}", error(404, "UserError", "not found"))
+
+    with pytest.raises(NotFound):
+        ws.platform.get_endpoint(EP)
+
+
+def test_ensure_endpoint_starts_an_aad_token_endpoint_with_the_user_identity(
+    ws: Workspace, operation_held: threading.Event
+) -> None:
+    ws.add("GET", f"/onlineEndpoints/{EP}", error(404, "UserError", "not found"))
+    ws.workspace_location()
+    ws.add("PUT", f"/onlineEndpoints/{EP}", accepted)
+
+    endpoint = ws.platform.ensure_endpoint(EP)
+
+    operation_held.set()
+    assert (endpoint.name, dict(endpoint.traffic), endpoint.deployments) == (EP, {}, ())
+    body = ws.one("PUT", f"/onlineEndpoints/{EP}").json()
+    assert body["properties"]["authMode"] == "AADToken"
+    assert body["identity"] == {"type": "UserAssigned", "userAssignedIdentities": {IDENTITY: {}}}
+    assert body["location"] == "westeurope"
+    assert body["tags"]["managed-by"] == "secure-mlops-azure"
+    assert ws.credential.requested() == {ARM_SCOPE}
+
+
+def test_ensure_endpoint_leaves_an_existing_endpoint_alone(ws: Workspace) -> None:
+    _existing(ws, {"blue": 100}, deployment_resource("blue", "3", "Succeeded"))
+
+    assert ws.platform.ensure_endpoint(EP).serving == "blue"
+
+    assert not ws.transport.sent("PUT")
+
+
+def test_begin_deployment_pins_model_and_image_digest_without_waiting(
+    ws: Workspace, operation_held: threading.Event
+) -> None:
+    _existing(ws, {"blue": 100}, deployment_resource("blue", "3", "Succeeded"))
+    ws.code_exists()
+    ws.environments_echo()
+    ws.workspace_location()
+    ws.add("PUT", f"/onlineEndpoints/{EP}/deployments/green", accepted)
+
+    ws.platform.begin_deployment(
+        DeploymentSpec(EP, "green", ModelRef("spam-classifier", "4"), DIGEST)
+    )
+
+    operation_held.set()
+    body = ws.one("PUT", f"/onlineEndpoints/{EP}/deployments/green").json()
+    props = body["properties"]
+    assert props["model"] == f"{WORKSPACE}/models/spam-classifier/versions/4"
+    assert props["instanceType"] == "Standard_DS3_v2"
+    assert props["environmentVariables"]["MLOPS_MODEL_VERSION"] == "4"
+    assert props["environmentVariables"]["MLOPS_SERVING_IMAGE"] == DIGEST
+    env = ws.one("PUT", "/environments/CliV2AnonymousEnvironment/versions/[0-9a-f]+").json()
+    assert env["properties"]["image"] == DIGEST
+    assert "condaFile" not in env["properties"]
+    assert props["environmentId"].startswith(f"{WORKSPACE}/environments/CliV2AnonymousEnvironment/")
+
+
+def test_get_deployment_maps_provisioning_states(ws: Workspace) -> None:
+    for azure, domain in [("Creating", "creating"), ("Failed", "failed"), ("Deleting", "deleting")]:
+        ws.add(
+            "GET",
+            f"/onlineEndpoints/{EP}/deployments/green",
+            Canned(200, deployment_resource("green", "4", azure)),
+        )
+
+        assert ws.platform.get_deployment(EP, "green").state == domain
+
+
+def test_set_traffic_puts_every_deployment_s_weight(
+    ws: Workspace, operation_held: threading.Event
+) -> None:
+    _existing(
+        ws,
+        {"blue": 100},
+        deployment_resource("blue", "3", "Succeeded"),
+        deployment_resource("green", "4", "Succeeded"),
+    )
+    ws.workspace_location()
+    ws.add("PUT", f"/onlineEndpoints/{EP}", accepted)
+
+    ws.platform.set_traffic(EP, {"blue": 90, "green": 10})
+
+    operation_held.set()
+    body = ws.one("PUT", f"/onlineEndpoints/{EP}").json()
+    assert body["properties"]["traffic"] == {"blue": 90, "green": 10}
+    assert body["properties"]["authMode"] == "AADToken"
+
+
+def test_deleting_a_missing_deployment_is_not_an_error(ws: Workspace) -> None:
+    ws.add(
+        "DELETE", f"/onlineEndpoints/{EP}/deployments/green", error(404, "UserError", "not found")
+    )
+
+    ws.platform.begin_delete_deployment(EP, "green")
+
+    assert len(ws.transport.sent("DELETE")) == 1
+
+
+def test_delete_starts_and_returns(ws: Workspace, operation_held: threading.Event) -> None:
+    ws.add(
+        "DELETE",
+        f"/onlineEndpoints/{EP}/deployments/green",
+        Canned(202, None, {"Azure-AsyncOperation": OPERATION}),
+    )
+
+    ws.platform.begin_delete_deployment(EP, "green")
+
+    operation_held.set()
+
+
+def test_invoke_scores_one_deployment_with_an_ml_token(ws: Workspace) -> None:
+    _existing(ws, {"blue": 100}, deployment_resource("blue", "3", "Succeeded"))
+    ws.transport.add("POST", "^" + SCORING, Canned(200, {"predictions": [{"label": "spam"}]}))
+
+    result = ws.platform.invoke(EP, {"data": ["WIN a prize"]}, deployment="blue")
+
+    assert result == {"predictions": [{"label": "spam"}]}
+    post = ws.transport.one("POST", "^" + SCORING)
+    assert post.json() == {"data": ["WIN a prize"]}
+    assert post.headers["azureml-model-deployment"] == "blue"
+    assert post.headers["Authorization"] == "Bearer fake-token"
+    assert ("https://ml.azure.com/.default",) in ws.credential.scopes
+    assert ws.credential.requested() == {ARM_SCOPE, ML_SCOPE}
+
+
+def test_an_endpoint_wide_call_after_a_targeted_one_is_not_pinned(ws: Workspace) -> None:
+    _existing(ws, {"blue": 100}, deployment_resource("blue", "3", "Succeeded"))
+    ws.transport.add("POST", "^" + SCORING, Canned(200, {}), repeat=True)
+
+    ws.platform.invoke(EP, {"data": []}, deployment="blue")
+    ws.platform.invoke(EP, {"data": []})
+
+    last = ws.transport.sent("POST")[-1]
+    assert "azureml-model-deployment" not in last.headers
+
+
+def test_a_client_error_from_the_scorer_is_a_value_error(ws: Workspace) -> None:
+    _existing(ws, {"blue": 100})
+    ws.transport.add("POST", "^" + SCORING, Canned(400, {"message": "data must be a list"}))
+
+    with pytest.raises(ValueError, match="data must be a list"):
+        ws.platform.invoke(EP, {"data": "x"})
+
+
+def test_a_server_error_from_the_scorer_is_transient(ws: Workspace) -> None:
+    _existing(ws, {"blue": 100})
+    ws.transport.add("POST", "^" + SCORING, Canned(502, "upstream failed"), repeat=True)
+
+    with pytest.raises(TransientError, match="502"):
+        ws.platform.invoke(EP, {"data": []})

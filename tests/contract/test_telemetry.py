@@ -1,0 +1,97 @@
+"""OpenTelemetry export to Application Insights with Entra ID auth, end to end in a subprocess:
+the function host's start-up path, the managed identity credential, the exporter and the
+Logs Ingestion upload all talk to a loopback HTTPS stand-in for Azure."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.bootstrap import REPO_ROOT
+from tests.azurite import Azurite
+from tests.contract import loopback_https
+from tests.contract.loopback_https import TOKEN, LoopbackAzure
+
+CLIENT_ID = "7c0d7a2e-0000-4000-8000-00000000c1d0"
+SECRET = "c2VjcmV0LWtleS1kby1ub3QtbG9n"
+
+
+@pytest.fixture
+def loopback(tmp_path: Path) -> Iterator[LoopbackAzure]:
+    server = loopback_https.start(tmp_path)
+    yield server
+    server.close()
+
+
+def run_probe(loopback: LoopbackAzure, azurite: Azurite, event_id: str) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "AZURE_"))},
+        "APPLICATIONINSIGHTS_CONNECTION_STRING": (
+            "InstrumentationKey=00000000-0000-0000-0000-000000000000;"
+            f"IngestionEndpoint={loopback.url}/"
+        ),
+        "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL": "true",
+        "IDENTITY_ENDPOINT": f"{loopback.url}/msi/token",  # as App Service sets them
+        "IDENTITY_HEADER": "probe-header",
+        "AZURE_CLIENT_ID": CLIENT_ID,
+        "REQUESTS_CA_BUNDLE": str(loopback.ca_file),
+        "NO_PROXY": "127.0.0.1",
+        "PROBE_TABLE_URL": azurite.table_url,
+        "PROBE_INGESTION_URL": loopback.url,
+        "PROBE_SECRET": SECRET,
+        "MLOPS_STORAGE_ACCOUNT_URL": "https://contosodata.blob.core.windows.net",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.contract.telemetry_probe", event_id],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+
+
+def test_audit_events_and_handler_logs_reach_application_insights(
+    loopback: LoopbackAzure, azurite: Azurite
+) -> None:
+    event_id = str(uuid.uuid4())
+    run_probe(loopback, azurite, event_id)
+
+    tracks = loopback.requests("/v2.1/track")
+    assert tracks, [s.path for s in loopback.seen]
+    assert {t.headers["Authorization"] for t in tracks} == {f"Bearer {TOKEN}"}
+    items = [item for t in tracks for item in t.json_items()]
+    audit_events = [
+        i
+        for i in items
+        if i["data"]["baseType"] == "EventData" and i["data"]["baseData"]["name"] == "mlops.audit"
+    ]
+    assert any(
+        e["data"]["baseData"]["properties"]["correlation_id"] == event_id for e in audit_events
+    ), audit_events
+    messages = [
+        i["data"]["baseData"]["message"] for i in items if i["data"]["baseType"] == "MessageData"
+    ]
+    assert any(event_id in m and "rejected event" in m for m in messages), messages
+    assert any("AccountKey=***" in m for m in messages), messages
+
+    token_requests = loopback.requests("/msi/token")
+    assert token_requests and {r.query["client_id"] for r in token_requests} == {CLIENT_ID}
+    assert {r.headers["X-IDENTITY-HEADER"] for r in token_requests} == {"probe-header"}
+    assert "https://monitor.azure.com" in {r.query["resource"].rstrip("/") for r in token_requests}
+
+    (upload,) = loopback.requests("/dataCollectionRules/")
+    assert upload.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert [row["CorrelationId"] for row in json.loads(upload.body)] == [event_id]
+
+    everything = b"".join(s.body for s in loopback.seen)
+    assert SECRET.encode() not in everything

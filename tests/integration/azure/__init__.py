@@ -1,0 +1,1 @@
+"""The Azure adapters against Azurite (Blob, Tables) and recording transports."""
