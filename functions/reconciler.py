@@ -28,8 +28,9 @@ def reconcile_rollouts(timer: func.TimerRequest) -> None:
             "; ".join(report.errors)[:2000],
         )
     log.info(
-        "reconciled: submitted=%s finished=%s rollouts=%s",
+        "reconciled: submitted=%s finished=%s rollouts=%s audit_shipped=%d",
         report.submitted,
         report.finished,
         report.rollouts,
+        report.audit_shipped,
     )

@@ -78,6 +78,11 @@ class AuditSink(Protocol):
         """Append one record durably (sequenced and hash-chained by the sink)."""
         ...
 
+    def flush(self) -> int:
+        """Ship records already written durably but not yet delivered (an outbox); return
+        how many. Raises TransientError when delivery fails; nothing is lost."""
+        ...
+
 
 class MLPlatform(Protocol):
     """Azure ML jobs, the model registry and managed online endpoints.

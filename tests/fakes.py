@@ -61,6 +61,7 @@ class RecordingAuditSink:
         self.clock = clock or FakeClock()
         self.entries: list[AuditEntry] = []
         self.records: list[AuditRecord] = []
+        self.flushes = 0
 
     def append(self, entry: AuditEntry) -> AuditRecord:
         prev = self.records[-1].hash if self.records else GENESIS_HASH
@@ -68,6 +69,10 @@ class RecordingAuditSink:
         self.entries.append(entry)
         self.records.append(record)
         return record
+
+    def flush(self) -> int:
+        self.flushes += 1
+        return 0
 
     def actions(self) -> list[tuple[str, str]]:
         return [(entry.action, entry.outcome) for entry in self.entries]

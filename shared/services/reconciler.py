@@ -29,15 +29,26 @@ class ReconcileReport:
     finished: dict[str, str] = field(default_factory=dict)  # job name -> status
     rollouts: dict[str, str] = field(default_factory=dict)  # rollout id -> phase
     errors: list[str] = field(default_factory=list)
+    audit_shipped: int = 0
 
 
 def reconcile(deps: Deps) -> ReconcileReport:
     """One idempotent pass. A transient failure in one item leaves it for the next tick."""
     report = ReconcileReport()
+    _ship_audit(deps, report)
     _close_windows(deps, report)
     _follow_jobs(deps, report)
     _advance_rollouts(deps, report)
     return report
+
+
+def _ship_audit(deps: Deps, report: ReconcileReport) -> None:
+    """Records kept by a failed upload would otherwise wait for the next append, which a
+    quiet app may not make for hours."""
+    try:
+        report.audit_shipped = deps.audit.flush()
+    except TransientError as error:
+        report.errors.append(f"audit outbox: {error}")
 
 
 def _close_windows(deps: Deps, report: ReconcileReport) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,7 +15,9 @@ from shared.adapters.azure.audit_sink import PARTITION, AzureAuditSink, logs_cli
 from shared.adapters.azure.state_store import open_table
 from shared.domain.audit import AUDIT_TABLE_COLUMNS, AuditEntry, from_table_row, verify_chain
 from shared.ports import TransientError
+from shared.services.reconciler import reconcile
 from tests.azurite import Azurite
+from tests.conftest import World
 from tests.contract.recording import Canned, FakeCredential, Recorded, RecordingTransport, error
 from tests.fakes import FakeClock
 from tests.integration.azure.helpers import fresh_table
@@ -126,6 +129,25 @@ def test_a_persistent_failure_keeps_the_record_for_the_next_flush(azurite: Azuri
     assert outbox(table) == ["head"]
     assert later.flush() == 0  # nothing pending: no request
     assert len(healthy.sent("POST")) == 1
+
+
+def test_the_reconciler_tick_ships_what_a_failed_upload_kept(
+    azurite: Azurite, world: World
+) -> None:
+    table, failing = fresh_table(azurite), RecordingTransport()
+    failing.add("POST", UPLOAD, error(503, "ServiceUnavailable", "down"), repeat=True)
+    sink, _ = sink_for(table, failing)
+    with pytest.raises(TransientError):
+        sink.append(entry(1))
+    # A quiet app makes no further append: the timer's tick is what delivers the record.
+    healthy = RecordingTransport()
+    healthy.add("POST", UPLOAD, Canned(204), repeat=True)
+    later, _ = sink_for(table, healthy)
+    report = reconcile(replace(world.deps, audit=later))
+    assert report.audit_shipped == 1 and not report.errors
+    (sent,) = healthy.sent("POST")
+    assert [r["CorrelationId"] for r in rows(sent)] == ["event-1"]
+    assert outbox(table) == ["head"]
 
 
 def test_a_client_error_is_not_retried_and_not_transient(azurite: Azurite) -> None:

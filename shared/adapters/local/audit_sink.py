@@ -85,6 +85,10 @@ class SqliteAuditSink:
             conn.execute(_INSERT, _row(record))
         return record
 
+    def flush(self) -> int:
+        """Nothing to ship: the SQLite file is both the outbox and the store."""
+        return 0
+
     def records(
         self,
         since: datetime | None = None,
