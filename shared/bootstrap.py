@@ -70,7 +70,6 @@ def install(new: Deps | None) -> None:
 def build_local(settings: Settings) -> LocalBackend:
     """The local backend under ``settings.home``: real SQLite, MLflow and azmlinfsrv."""
     from shared.adapters.local.audit_sink import SqliteAuditSink
-    from shared.adapters.local.blob_store import LocalBlobStore
     from shared.adapters.local.clock import SystemClock
     from shared.adapters.local.ml_platform import LocalMLPlatform
     from shared.adapters.local.secret_store import EnvFileSecretStore
@@ -80,9 +79,7 @@ def build_local(settings: Settings) -> LocalBackend:
     home = settings.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     clock = SystemClock()
-    blobs = LocalBlobStore(
-        home / "blobs", settings.storage_account_url, settings.training_container
-    )
+    blobs = local_blob_store(settings)
     events = LocalEventGrid(home / "eventgrid.db")
     platform = LocalMLPlatform(
         home=home,
@@ -178,6 +175,15 @@ def _need(value: str | None) -> str:
     if not value:  # Settings refuses MLOPS_BACKEND=azure without it; this is for mypy
         raise ValueError("an Azure setting is missing")
     return value
+
+
+def local_blob_store(settings: Settings) -> LocalBlobStore:
+    """The folder that stands in for the training-data container (the host and the CLI's
+    ``upload`` must agree on it)."""
+    from shared.adapters.local.blob_store import LocalBlobStore
+
+    home = settings.home.resolve()
+    return LocalBlobStore(home / "blobs", settings.storage_account_url, settings.training_container)
 
 
 def local_topic(settings: Settings, resource_type: str) -> str:

@@ -108,8 +108,7 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _upload(args: argparse.Namespace) -> int:
-    from shared.adapters.local.blob_store import LocalBlobStore
-    from shared.bootstrap import local_topic
+    from shared.bootstrap import local_blob_store, local_topic
     from shared.localhost import topics
 
     if not args.file.is_file():
@@ -118,10 +117,7 @@ def _upload(args: argparse.Namespace) -> int:
     settings = _settings(args)
     prefix = args.prefix.strip("/")
     blob_path = f"{prefix}/{args.file.name}" if prefix else args.file.name
-    # The same container folder the local backend reads (bootstrap.build_local).
-    blobs = LocalBlobStore(
-        settings.home.resolve() / "blobs", settings.storage_account_url, settings.training_container
-    )
+    blobs = local_blob_store(settings)
     content_type = _CONTENT_TYPES.get(args.file.suffix.lower(), "application/octet-stream")
     try:
         props = blobs.upload(blob_path, args.file.read_bytes(), content_type)
