@@ -86,52 +86,6 @@ def test_state_store_list_is_ordered_and_literal(tmp_path: Path, kind: str) -> N
     assert len(store.list("window")) == 6
 
 
-def test_two_threads_racing_on_one_etag_one_wins(tmp_path: Path) -> None:
-    store = SqliteStateStore(tmp_path / "state.db")
-    etag = store.put("counter", "c", {"n": 0}, etag=None)
-    rounds, workers = 200, 2
-
-    def increment() -> None:
-        done = 0
-        while done < rounds:
-            current = store.get("counter", "c")
-            assert current is not None
-            try:
-                store.put("counter", "c", {"n": current.value["n"] + 1}, etag=current.etag)
-                done += 1
-            except ConcurrencyConflict:
-                continue
-
-    threads = [threading.Thread(target=increment) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    final = store.get("counter", "c")
-    assert final is not None and final.etag != etag
-    assert final.value["n"] == rounds * workers  # no lost update
-
-
-def test_two_threads_inserting_the_same_key_one_wins(tmp_path: Path) -> None:
-    store = SqliteStateStore(tmp_path / "state.db")
-    barrier, wins, conflicts = threading.Barrier(8), [], []
-
-    def insert(n: int) -> None:
-        barrier.wait()
-        try:
-            store.put("idempotency", "event-1", {"by": n}, etag=None)
-            wins.append(n)
-        except ConcurrencyConflict:
-            conflicts.append(n)
-
-    threads = [threading.Thread(target=insert, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(wins) == 1 and len(conflicts) == 7
-
-
 def entry(n: int, **extra: str) -> AuditEntry:
     return AuditEntry(
         actor=extra.get("actor", "/subscriptions/x/storageAccounts/contosodata"),
