@@ -39,7 +39,13 @@ def open_table(service_url: str, table: str, credential: Any, **client_options: 
     )
     # suppress: another instance (or an earlier start) created it first.
     with translated(f"table {table}"), suppress(ResourceExistsError):
-        client.create_table()
+        try:
+            client.create_table()
+        except HttpResponseError as error:
+            # In Azure the Bicep creates the table and the app's role is scoped to it, which
+            # may not include creating tables: a 403 here is not a reason to stop.
+            if error.status_code != 403:
+                raise
     return client
 
 

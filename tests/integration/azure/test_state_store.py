@@ -14,7 +14,7 @@ from shared.adapters.azure.state_store import CHUNK_CHARS, AzureStateStore, open
 from shared.adapters.local.state_store import SqliteStateStore
 from shared.ports import ConcurrencyConflict, StateStore, TransientError
 from tests.azurite import Azurite
-from tests.contract.recording import Canned, RecordingTransport
+from tests.contract.recording import Canned, RecordingTransport, error
 from tests.integration.azure.helpers import fresh_table
 
 
@@ -134,6 +134,15 @@ def test_the_table_is_created_once_and_reopened(azurite: Azurite) -> None:
     AzureStateStore(first).put("k", "a", {"n": 1}, etag=None)
     reopened = open_table(azurite.table_url, first.table_name, azurite.credential)
     assert [s.key for s in AzureStateStore(reopened).list("k")] == ["a"]
+
+
+def test_a_role_scoped_to_the_table_may_not_create_it() -> None:
+    transport = RecordingTransport()
+    transport.add("POST", r"/Tables", error(403, "AuthorizationPermissionMismatch", "no"))
+    client = open_table(
+        "https://acct.table.core.windows.net", "mlopsstate", _named_key(), transport=transport
+    )
+    assert client.table_name == "mlopsstate"  # opened: Bicep made the table, the app uses it
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
