@@ -1,0 +1,112 @@
+"""Event Grid: one subscription per route of infra/event-routing.json, each delivered to an
+Event Grid function that function_app.py really registers, with a retry policy and a
+dead-letter destination written with the system topic's identity."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shared.localhost.eventgrid import ROUTING_FILE, load_routing
+from shared.localhost.functions_registry import registered
+from tests.infra.bicep import INFRA, mentions, module_params, parsed, resources
+
+EVENT_GRID = INFRA / "modules" / "event-grid.bicep"
+SUBSCRIPTION = "Microsoft.EventGrid/systemTopics/eventSubscriptions"
+ROUTING: dict[str, Any] = json.loads(ROUTING_FILE.read_text(encoding="utf-8"))
+
+
+def subscription() -> dict[str, Any]:
+    (declared,) = resources(SUBSCRIPTION)
+    return declared.properties
+
+
+def test_routing_names_exactly_the_event_grid_functions_function_app_registers() -> None:
+    event_grid_functions = {
+        name for name, fn in registered().items() if fn.get_trigger().type == "eventGridTrigger"
+    }
+    routed = [route["function"] for route in ROUTING["subscriptions"]]
+    assert sorted(routed) == sorted(event_grid_functions)
+    assert len(routed) == len(set(routed)), "one subscription per function"
+
+
+def test_the_local_host_still_reads_the_routing_file() -> None:
+    subs = load_routing()
+    assert [s.name for s in subs] == [route["name"] for route in ROUTING["subscriptions"]]
+
+
+def test_one_subscription_module_per_route_from_loadjsoncontent() -> None:
+    body = parsed(EVENT_GRID)
+    assert mentions(body["variables"]["routing"]["value"]).count("event-routing.json") == 1
+    loop = body["modules"]["subscriptions"]["config"]["loop_type"]["detail"]
+    assert loop["item_name"] == "route"
+    assert "routing" in mentions(loop["array_name"]) and "subscriptions" in mentions(loop)
+    params = module_params(EVENT_GRID, "subscriptions")
+    assert params["route"] == "route"
+    # Each route's topic key names one of the three system topics.
+    assert {route["topic"] for route in ROUTING["subscriptions"]} == {
+        "storage",
+        "ml_workspace",
+        "container_registry",
+    }
+
+
+def test_every_system_topic_has_a_managed_identity() -> None:
+    (topics,) = resources("Microsoft.EventGrid/systemTopics")
+    assert topics.config["identity"] == {"type": "SystemAssigned"}
+    sources = parsed(EVENT_GRID)["variables"]["sources"]["value"]
+    assert {key: value["topicType"] for key, value in sources.items()} == {
+        "storage": "Microsoft.Storage.StorageAccounts",
+        "ml_workspace": "Microsoft.MachineLearningServices.Workspaces",
+        "container_registry": "Microsoft.ContainerRegistry.Registries",
+    }
+
+
+def test_delivery_goes_to_the_function_resource_by_name() -> None:
+    destination = subscription()["destination"]
+    assert destination["endpointType"] == "AzureFunction"
+    assert destination["properties"]["resourceId"] == "${functionAppId}/functions/${route.function}"
+
+
+def test_every_subscription_has_an_explicit_retry_policy_and_a_dead_letter_destination() -> None:
+    props = subscription()
+    assert props["retryPolicy"] == {
+        "maxDeliveryAttempts": "maxDeliveryAttempts",
+        "eventTimeToLiveInMinutes": "eventTimeToLiveInMinutes",
+    }
+    dead_letter = props["deadLetterWithResourceIdentity"]
+    assert dead_letter["identity"] == {"type": "SystemAssigned"}
+    destination = dead_letter["deadLetterDestination"]
+    assert destination["endpointType"] == "StorageBlob"
+    assert destination["properties"]["blobContainerName"] == "deadLetterContainerName"
+    assert "deadLetterDestination" not in props, "no key-based dead-lettering"
+
+
+def test_filters_come_from_the_route() -> None:
+    event_filter = subscription()["filter"]
+    assert event_filter["includedEventTypes"] == {
+        "operator": {
+            "type": "property_accessor",
+            "operands": {"operand_1": "route", "operand_2": "includedEventTypes"},
+        }
+    }
+    for key in ("subjectBeginsWith", "subjectEndsWith", "advancedFilters"):
+        assert f'"{key}"' in mentions(event_filter[key]), key
+
+
+def test_blob_created_only_for_completed_writes_in_the_training_container() -> None:
+    (route,) = [r for r in ROUTING["subscriptions"] if r["function"] == "on_blob_created"]
+    assert route["includedEventTypes"] == ["Microsoft.Storage.BlobCreated"]
+    assert route["subjectBeginsWith"].startswith("/blobServices/default/containers/training-data/")
+    assert route["advancedFilters"] == [
+        {
+            "operatorType": "StringIn",
+            "key": "data.api",
+            "values": ["PutBlob", "PutBlockList", "CopyBlob", "FlushWithClose"],
+        }
+    ]
+
+
+def test_topics_can_write_dead_letters_before_subscriptions_exist() -> None:
+    depends = mentions(parsed(EVENT_GRID)["modules"]["subscriptions"]["config"])
+    assert "deadLetterWriters" in depends and "topics" in depends
