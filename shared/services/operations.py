@@ -23,6 +23,7 @@ from shared.services.rollouts import (
     abort,
     active_rollout,
     advance,
+    rollout_id,
     start_rollout,
 )
 
@@ -127,6 +128,10 @@ def _request(
     endpoint: str, model: ModelRef, kind: str, principal: Principal, reason: str, key: str
 ) -> RolloutRequest:
     prefix = "manual" if kind == "manual" else "rollback"
+    idempotency_key = f"{prefix}:{principal.object_id}:{key}"
+    # The operation id the caller is given is the correlation id of every step it causes,
+    # so `mlops audit --correlation-id OP` tells the whole story of one operation.
+    operation_id = rollout_id(idempotency_key)
     return RolloutRequest(
         endpoint,
         model,
@@ -134,8 +139,8 @@ def _request(
         kind,
         principal.actor,
         reason,
-        key,
-        f"{prefix}:{principal.object_id}:{key}",
+        operation_id,
+        idempotency_key,
         principal.audit_details(),
     )
 

@@ -115,14 +115,20 @@ def start_rollout(request: RolloutRequest, deps: Deps, *, supersede: bool) -> Ro
 
 
 def advance(rollout: Rollout, deps: Deps) -> Rollout:
-    """Take at most one step. Never waits: a step that is not ready returns unchanged."""
-    if not rollout.active:
+    """Take at most one step. Never waits: a step that is not ready returns unchanged, and
+    so does a step another worker took first (the timer and the handler that started the
+    rollout both advance it, possibly at the same moment)."""
+    if not rollout.active or _moved_on(deps, rollout):
         return rollout
     try:
-        step = _STEPS[rollout.phase]
-        return step(rollout, deps)
-    except ProbeFailed as failed:
-        return _abort(rollout, deps, Phase.ROLLED_BACK, str(failed))
+        try:
+            step = _STEPS[rollout.phase]
+            return step(rollout, deps)
+        except ProbeFailed as failed:
+            return _abort(rollout, deps, Phase.ROLLED_BACK, str(failed))
+    except ConcurrencyConflict as conflict:
+        log.info("rollout %s: another worker stepped it first (%s)", rollout.id, conflict)
+        return rollout
 
 
 def abort(rollout: Rollout, deps: Deps, reason: str, by: Actor | None = None) -> Rollout:
@@ -228,6 +234,8 @@ def _move(
     stored = deps.state.get(ROLLOUT, rollout.id)
     if stored is None:
         raise NotFound(f"rollout {rollout.id}")
+    if stored.value.get("phase") != rollout.phase.value:  # a stale copy must not step back
+        raise ConcurrencyConflict(f"rollout {rollout.id} is already {stored.value.get('phase')}")
     moved = rollout.to(phase, deps.clock.now(), note)
     deps.state.put(ROLLOUT, rollout.id, moved.to_dict(), etag=stored.etag)
     _audit(deps, moved, f"rollout.{phase.value}", _OUTCOMES.get(phase, "accepted"), note, by)
@@ -241,6 +249,11 @@ def _release(deps: Deps, rollout: Rollout) -> None:
             deps.state.put(LOCK, rollout.endpoint, {"rollout_id": ""}, etag=lock.etag)
         except ConcurrencyConflict:
             log.info("lock on %s was taken over while releasing", rollout.endpoint)
+
+
+def _moved_on(deps: Deps, rollout: Rollout) -> bool:
+    stored = deps.state.get(ROLLOUT, rollout.id)
+    return stored is not None and stored.value.get("phase") != rollout.phase.value
 
 
 def _elapsed(rollout: Rollout, deps: Deps) -> float:

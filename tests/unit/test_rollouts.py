@@ -9,7 +9,7 @@ from shared.domain.rollout import Phase, Rollout
 from shared.localhost import topics
 from shared.services.operations import Principal, redeploy, rollback
 from shared.services.reconciler import JOB
-from shared.services.rollouts import ROLLOUT, RolloutConflict
+from shared.services.rollouts import ROLLOUT, RolloutConflict, advance, get_rollout
 from tests.conftest import ACR_TOPIC, World, model_registered
 
 ENDPOINT = "spam-endpoint"
@@ -317,3 +317,34 @@ def test_rollback_during_a_rollout_aborts_it(world: World) -> None:
     assert v2.phase == Phase.ROLLED_BACK
     assert "rolled back by alice: stop" in v2.history[-1].note
     assert "green" in world.platform.deleted
+
+
+def test_a_stale_copy_of_a_rollout_cannot_step_it_back(world: World) -> None:
+    register(world, "1")
+    settle(world)
+    register(world, "2")
+    [stale] = [r for r in rollouts(world) if r.model.version == "2"]
+    world.reconcile()
+    world.reconcile()  # the timer moved it on to the canary meanwhile
+    current = get_rollout(world.deps, stale.id)
+    assert current is not None and current.phase == Phase.CANARY
+    records = len(world.audit.entries)
+
+    assert advance(stale, world.deps) == stale  # the handler's late step is a no-op
+    after = get_rollout(world.deps, stale.id)
+    assert after is not None and after.phase == Phase.CANARY and after.history == current.history
+    assert len(world.audit.entries) == records  # and writes no duplicate record
+
+
+def test_every_step_of_an_operation_carries_its_operation_id(world: World) -> None:
+    register(world, "1")
+    settle(world)
+    register(world, "2")
+    settle(world)
+    operation = redeploy_v1(world, "op-7", reason="drill", supersede=False)
+    settle(world)
+    story = [e for e in world.audit.entries if e.correlation_id == operation.id]
+    actions = [e.action for e in story]
+    assert actions[:2] == ["rollout.planned", "operator.redeploy"]
+    assert actions[-1] == "rollout.completed"
+    assert all(e.actor == ALICE.actor for e in story)
