@@ -40,6 +40,7 @@ def main() -> None:
         "cold_start": run_json("bench_cold_start.py"),
         "events": run_json("bench_events.py"),
         "training": run_json("bench_training.py"),
+        "host": run_json("bench_host.py"),
         "demo_seconds": demo_seconds(),
     }
     print(json.dumps(results, indent=2))
