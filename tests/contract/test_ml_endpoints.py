@@ -187,6 +187,30 @@ def test_begin_deployment_pins_model_and_image_digest_without_waiting(
     assert props["environmentId"].startswith(f"{WORKSPACE}/environments/CliV2AnonymousEnvironment/")
 
 
+@pytest.mark.parametrize("state", ["Creating", "Updating"])
+def test_a_busy_endpoint_defers_a_deployment_and_a_traffic_change(
+    ws: Workspace, state: str
+) -> None:
+    busy = Canned(200, endpoint_resource({"blue": 100}, state))
+    ws.add("GET", f"/onlineEndpoints/{EP}", busy, repeat=True)
+    ws.add("GET", f"/onlineEndpoints/{EP}/deployments", Canned(200, {"value": []}), repeat=True)
+    spec = DeploymentSpec(EP, "green", ModelRef("spam-classifier", "4"), None)
+    with pytest.raises(TransientError, match=f"is {state}"):
+        ws.platform.begin_deployment(spec)
+    with pytest.raises(TransientError, match=f"is {state}"):
+        ws.platform.set_traffic(EP, {"blue": 90, "green": 10})
+    assert ws.transport.sent("PUT") == []  # nothing was asked of the busy endpoint
+
+
+def test_a_conflicting_operation_is_transient(ws: Workspace) -> None:
+    _existing(ws, {"blue": 100}, deployment_resource("blue", "3", "Succeeded"))
+    ws.workspace_location()
+    conflict = error(409, "Conflict", "There is an ongoing operation on the endpoint")
+    ws.add("PUT", f"/onlineEndpoints/{EP}", conflict)
+    with pytest.raises(TransientError, match="HTTP 409"):
+        ws.platform.set_traffic(EP, {"blue": 100})
+
+
 def test_get_deployment_maps_provisioning_states(ws: Workspace) -> None:
     for azure, domain in [("Creating", "creating"), ("Failed", "failed"), ("Deleting", "deleting")]:
         ws.add(

@@ -18,6 +18,7 @@ from azure.ai.ml.entities import (
     IdentityConfiguration,
     ManagedIdentityConfiguration,
     OnlineDeployment,
+    OnlineEndpoint,
 )
 from azure.core.exceptions import ResourceNotFoundError
 
@@ -29,7 +30,7 @@ from shared.domain.models import (
     ModelRef,
     ProvisioningState,
 )
-from shared.ports import NotFound
+from shared.ports import NotFound, TransientError
 
 # Azure ML provisioning states of endpoints and deployments as the domain's.
 _PROVISIONING: Mapping[str, ProvisioningState] = {
@@ -90,6 +91,8 @@ class AzureEndpoints:
     def begin_deployment(self, spec: DeploymentSpec) -> None:
         """deployment.yml with this colour's name, model and (for an image roll-forward) the
         serving image by digest, which then replaces the template's image + conda build."""
+        with translated(f"endpoint {spec.endpoint}"):
+            _require_settled(self._ml.online_endpoints.get(spec.endpoint), "the deployment")
         deployment = load_online_deployment(
             self._deployment_spec,
             params_override=[
@@ -121,6 +124,7 @@ class AzureEndpoints:
         validates names and the sum."""
         with translated(f"endpoint {endpoint}"):
             current = self._ml.online_endpoints.get(endpoint)
+            _require_settled(current, "the traffic change")
             names = set(current.traffic or {}) | set(traffic)
             current.traffic = {name: int(traffic.get(name, 0)) for name in sorted(names)}
             self._ml.online_endpoints.begin_create_or_update(current)
@@ -129,6 +133,14 @@ class AzureEndpoints:
         # A 404 means already gone: deleting is idempotent.
         with translated(f"deployment {endpoint}/{name}"), suppress(ResourceNotFoundError):
             self._ml.online_deployments.begin_delete(name=name, endpoint_name=endpoint)
+
+
+def _require_settled(endpoint: OnlineEndpoint, change: str) -> None:
+    """Azure ML refuses a change to an endpoint that is still being created or updated (the
+    endpoint a rollout's first step just started, say): wait for a later tick instead."""
+    state = str(getattr(endpoint.provisioning_state, "value", endpoint.provisioning_state))
+    if state != "Succeeded":
+        raise TransientError(f"endpoint {endpoint.name} is {state}; {change} waits a tick")
 
 
 def _deployment_info(endpoint: str, deployment: OnlineDeployment) -> DeploymentInfo:

@@ -18,8 +18,8 @@ _MAX_MESSAGE = 500
 
 @contextmanager
 def translated(what: str) -> Iterator[None]:
-    """NotFound (404), TransientError (408, 429, 5xx, connection), ValueError (other 4xx, SDK
-    validation); ``what`` names the resource in messages."""
+    """NotFound (404), TransientError (408, 409, 429, 5xx, connection), ValueError (other
+    4xx, SDK validation); ``what`` names the resource in messages."""
     try:
         yield
     except ResourceNotFoundError:
@@ -27,7 +27,8 @@ def translated(what: str) -> Iterator[None]:
     except ValidationException as error:
         raise ValueError(f"{what}: {error.message[:_MAX_MESSAGE]}") from None
     except Exception as error:
-        if is_transient(error):
+        # 409 from Azure ML: another operation on the resource is in progress; try later.
+        if is_transient(error) or getattr(error, "status_code", None) == 409:
             raise TransientError(f"{what}: {describe(error)}") from error
         if isinstance(error, HttpResponseError):
             raise ValueError(f"{what}: {describe(error)}") from None
