@@ -40,6 +40,7 @@ class FakeMLPlatform:
         self.behaviour: dict[ModelRef, Behaviour] = {}
         self.provisioning: ProvisioningState = "succeeded"  # what new deployments become
         self.transient_failures = 0  # the next N calls to submit_job raise TransientError
+        self.busy: set[str] = set()  # endpoints still being created: changes must wait
 
     # Test helpers -----------------------------------------------------------
     def add_model(self, name: str, version: str, tags: Mapping[str, str] = GOOD_TAGS) -> ModelRef:
@@ -82,6 +83,8 @@ class FakeMLPlatform:
         return self.get_endpoint(name)
 
     def begin_deployment(self, spec: DeploymentSpec) -> None:
+        if spec.endpoint in self.busy:
+            raise TransientError(f"endpoint {spec.endpoint} is Creating")
         self.deployments[(spec.endpoint, spec.name)] = DeploymentInfo(
             spec.endpoint, spec.name, spec.model, spec.image, self.provisioning
         )

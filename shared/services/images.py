@@ -10,7 +10,7 @@ from shared.domain.validation import check_image_event
 from shared.ports import NotFound
 from shared.services.deps import Deps
 from shared.services.idempotency import DUPLICATE, Handled, already_handled, remember
-from shared.services.rollouts import RolloutRequest, advance, start_rollout
+from shared.services.rollouts import RolloutRequest, advance_or_defer, start_rollout
 
 
 def handle_image_pushed(event: ImagePushed, deps: Deps) -> Handled:
@@ -45,7 +45,7 @@ def handle_image_pushed(event: ImagePushed, deps: Deps) -> Handled:
     )
     remember(deps.state, keys, outcome="accepted", at=deps.clock.now().isoformat())
     _audit(deps, event, "accepted", f"rolling {serving} forward on the new image; {rollout.id}")
-    advance(rollout, deps)
+    advance_or_defer(rollout, deps)
     return Handled("accepted", started=rollout.id)
 
 

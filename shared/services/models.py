@@ -10,7 +10,7 @@ from shared.domain.validation import check_model_name, check_version
 from shared.ports import NotFound, TransientError
 from shared.services.deps import Deps
 from shared.services.idempotency import DUPLICATE, Handled, already_handled, remember
-from shared.services.rollouts import RolloutRequest, advance, start_rollout
+from shared.services.rollouts import RolloutRequest, advance_or_defer, start_rollout
 
 
 def handle_model_registered(event: ModelRegistered, deps: Deps) -> Handled:
@@ -42,7 +42,7 @@ def handle_model_registered(event: ModelRegistered, deps: Deps) -> Handled:
     )
     remember(deps.state, keys, outcome="accepted", at=deps.clock.now().isoformat())
     _audit(deps, event, target, "accepted", f"gate passed; rollout {rollout.id}")
-    advance(rollout, deps)
+    advance_or_defer(rollout, deps)
     return Handled("accepted", started=rollout.id)
 
 

@@ -22,7 +22,7 @@ from shared.services.rollouts import (
     RolloutRequest,
     abort,
     active_rollout,
-    advance,
+    advance_or_defer,
     rollout_id,
     start_rollout,
 )
@@ -78,7 +78,7 @@ def redeploy(
         _audit(deps, principal, action, target, "rejected", operation_key, _why(refused), reason)
         raise
     _audit(deps, principal, action, target, "accepted", rollout.id, reason, reason)
-    return advance(rollout, deps)
+    return advance_or_defer(rollout, deps)
 
 
 def rollback(
@@ -114,7 +114,7 @@ def rollback(
         _audit(deps, principal, action, endpoint, "rejected", operation_key, _why(refused), reason)
         raise
     _audit(deps, principal, action, endpoint, "accepted", rollout.id, reason, reason)
-    return advance(rollout, deps)
+    return advance_or_defer(rollout, deps)
 
 
 def _check_endpoint(deps: Deps, endpoint: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from shared.domain.audit import AuditEntry, Outcome
 from shared.domain.models import DeploymentSpec, ModelRef
 from shared.domain.rollout import Phase, Rollout, idle_colour
-from shared.ports import ConcurrencyConflict, NotFound
+from shared.ports import ConcurrencyConflict, NotFound, TransientError
 from shared.services.deps import Deps
 from shared.services.probes import ProbeFailed, smoke_test
 
@@ -128,6 +128,17 @@ def advance(rollout: Rollout, deps: Deps) -> Rollout:
             return _abort(rollout, deps, Phase.ROLLED_BACK, str(failed))
     except ConcurrencyConflict as conflict:
         log.info("rollout %s: another worker stepped it first (%s)", rollout.id, conflict)
+        return rollout
+
+
+def advance_or_defer(rollout: Rollout, deps: Deps) -> Rollout:
+    """The first step, taken by whoever started the rollout. It is persisted already, so a
+    transient failure here (an endpoint still being created, throttling) is left to the
+    reconciler's next tick rather than failing the event or the request that started it."""
+    try:
+        return advance(rollout, deps)
+    except TransientError as error:
+        log.info("rollout %s: next step deferred to the reconciler: %s", rollout.id, error)
         return rollout
 
 

@@ -348,3 +348,16 @@ def test_every_step_of_an_operation_carries_its_operation_id(world: World) -> No
     assert actions[:2] == ["rollout.planned", "operator.redeploy"]
     assert actions[-1] == "rollout.completed"
     assert all(e.actor == ALICE.actor for e in story)
+
+
+def test_an_endpoint_still_being_created_defers_the_first_step_to_the_timer(
+    world: World,
+) -> None:
+    world.platform.busy.add(ENDPOINT)
+    register(world, "1")  # delivered without an error: the rollout is persisted, planned
+    [rollout] = rollouts(world)
+    assert rollout.phase == Phase.PLANNED
+    world.reconcile()  # still busy: the reconciler keeps it for the next tick
+    world.platform.busy.clear()
+    settle(world)
+    assert world.platform.traffic[ENDPOINT] == {"blue": 100}
