@@ -109,6 +109,9 @@ def test_submit_creates_the_job_from_train_yml_with_typed_inputs(ws: Workspace) 
         "batch-2/part 002.tsv",
     ]
     assert "--accepted-files ${{inputs.accepted_files}}" in body["command"]
+    lineage = inputs["lineage"]["value"]
+    assert re.fullmatch(r"[A-Za-z0-9_=-]+", lineage)
+    assert json.loads(base64.urlsafe_b64decode(lineage)) == body["tags"]
     assert body["tags"] == {
         "model_name": "spam-classifier",
         "dataset": "spam",

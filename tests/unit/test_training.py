@@ -149,6 +149,14 @@ def test_an_accepted_file_outside_the_folder_or_missing_stops_the_job(
     assert not data.valid and any(repr(name) in p for p in data.problems)
 
 
+def test_lineage_tags_arrive_as_base64url_json() -> None:
+    encoded = base64.urlsafe_b64encode(json.dumps({"event_id": "e 1; x"}).encode()).decode()
+    args = train.parse_args(["--data", "d", "--model-output", "o", "--lineage", encoded])
+    assert dict(args.lineage) == {"event_id": "e 1; x"}
+    with pytest.raises(SystemExit):
+        train.parse_args(["--data", "d", "--model-output", "o", "--lineage", "W10="])  # []
+
+
 def test_the_accepted_files_argument_is_base64url_json() -> None:
     encoded = base64.urlsafe_b64encode(json.dumps(["a b.tsv"]).encode()).decode()
     args = train.parse_args(["--data", "d", "--model-output", "o", "--accepted-files", encoded])

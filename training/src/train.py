@@ -46,18 +46,29 @@ def _tag(pair: str) -> tuple[str, str]:
     return key.strip(), value
 
 
-def _accepted(encoded: str) -> list[str]:
-    """base64url of a JSON list of names: only [A-Za-z0-9_=-] ever reaches the command line,
-    so no blob name is interpreted by the shell that runs an Azure ML command job."""
+def _base64url_json(encoded: str, option: str) -> Any:
+    """Request data reaches an Azure ML command line as base64url only: [A-Za-z0-9_=-], so
+    no blob name or tag is ever interpreted by the shell that runs the job."""
     try:
         raw = base64.b64decode(encoded.encode("ascii"), altchars=b"-_", validate=True)
-        names = json.loads(raw)
+        return json.loads(raw)
     except (ValueError, UnicodeError) as error:
-        message = f"--accepted-files is not base64url JSON: {error}"
+        message = f"{option} is not base64url JSON: {error}"
         raise argparse.ArgumentTypeError(message) from None
+
+
+def _accepted(encoded: str) -> list[str]:
+    names = _base64url_json(encoded, "--accepted-files")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise argparse.ArgumentTypeError("--accepted-files must encode a JSON list of names")
     return names
+
+
+def _lineage(encoded: str) -> list[tuple[str, str]]:
+    tags = _base64url_json(encoded, "--lineage")
+    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+        raise argparse.ArgumentTypeError("--lineage must encode a JSON object of strings")
+    return [(str(key), value) for key, value in tags.items()]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -73,6 +84,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--positive-label", default="spam")
     parser.add_argument("--register-name", help="register the model under this name")
     parser.add_argument("--tag", type=_tag, action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--lineage",
+        type=_lineage,
+        default=[],
+        help="more KEY=VALUE tags, as base64url JSON (what the app passes on Azure ML)",
+    )
     parser.add_argument("--seed", type=int, default=42)
     return parser.parse_args(argv)
 
@@ -246,7 +263,7 @@ def train(args: argparse.Namespace) -> int:
     out: Path = args.model_output
     out.mkdir(parents=True, exist_ok=True)
     data, files = training_data.load(args.data, args.accepted_files)
-    lineage = file_lineage(files, args.data, dict(args.tag))
+    lineage = file_lineage(files, args.data, dict(args.lineage) | dict(args.tag))
     write_json(out / "lineage.json", lineage)
     write_json(out / "validation.json", data.report())
     if not data.valid:

@@ -101,6 +101,8 @@ class AzureJobs:
         ]
         if request.files:
             overrides.append({"inputs.accepted_files": _accepted_files(request)})
+        # The model version carries the data's lineage (event id, blob URL, eTag) as tags.
+        overrides.append({"inputs.lineage": _base64url_json(_tags(request))})
         if request.champion is not None:
             champion = f"azureml:{request.champion.name}:{request.champion.version}"
             overrides.append({"inputs.champion": {"type": "mlflow_model", "path": champion}})
@@ -145,14 +147,18 @@ def _accepted_files(request: TrainingJobRequest) -> str:
     outside = [url for url in request.files if not url.startswith(prefix)]
     if outside:
         raise ValueError(f"job {request.name}: {len(outside)} file(s) outside {prefix}")
-    names = json.dumps([url.removeprefix(prefix) for url in request.files])
-    document = base64.urlsafe_b64encode(names.encode("utf-8")).decode("ascii")
+    document = _base64url_json([url.removeprefix(prefix) for url in request.files])
     if len(document) > _MAX_ACCEPTED_FILES_JSON:
         raise ValueError(
             f"job {request.name}: {len(request.files)} accepted files exceed the"
             f" {_MAX_ACCEPTED_FILES_JSON}-byte accepted_files input"
         )
     return document
+
+
+def _base64url_json(value: object) -> str:
+    """Only [A-Za-z0-9_=-] reaches the command line (train.py decodes it)."""
+    return base64.urlsafe_b64encode(json.dumps(value).encode("utf-8")).decode("ascii")
 
 
 def _model_version(model: Model) -> ModelVersion:
