@@ -13,6 +13,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
+# The local demo's registry; the Azure backend refuses it as an allow-list.
+EXAMPLE_REGISTRIES = ("contosomlops.azurecr.io",)
+
 # What the Azure backend cannot start without; infra/ sets every one of them as an app setting.
 AZURE_REQUIRED_SETTINGS = (
     "AZURE_CLIENT_ID",
@@ -112,7 +115,7 @@ class Settings(BaseSettings):
     local_resource_group: str = "mlops-local"
 
     # Serving images: registry hosts and repositories allowed to roll forward, by digest only.
-    allowed_registries: CommaList = ("contosomlops.azurecr.io",)
+    allowed_registries: CommaList = EXAMPLE_REGISTRIES
     allowed_repositories: CommaList = ("mlops/sklearn-serving",)
 
     @field_validator("allowed_content_types", "allowed_extensions", mode="before")
@@ -159,10 +162,14 @@ class Settings(BaseSettings):
         ]
         if insecure:
             raise ValueError(f"these must be https URLs: {', '.join(insecure)}")
+        # The example registry is a default for the local demo, never a real allow-list.
         missing = [
             name
             for name in AZURE_REQUIRED_SETTINGS
             if not getattr(self, name.removeprefix("MLOPS_").lower(), None)
+            or (
+                name == "MLOPS_ALLOWED_REGISTRIES" and self.allowed_registries == EXAMPLE_REGISTRIES
+            )
         ]
         if missing:
             raise ValueError(f"MLOPS_BACKEND=azure needs these settings: {', '.join(missing)}")

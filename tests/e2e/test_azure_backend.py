@@ -65,6 +65,7 @@ class World:
             audit_ingestion_endpoint=INGEST,
             audit_dcr_id=DCR,
             endpoint_identity_id=IDENTITY,
+            allowed_registries=("crmlopsprod.azurecr.io",),
             coalesce_quiet_seconds=0,
         )
         self.backend = bootstrap.build_azure(

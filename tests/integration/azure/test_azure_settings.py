@@ -27,7 +27,7 @@ AZURE = {
     "MLOPS_AUDIT_DCR_ID": "dcr-00112233445566778899aabbccddeeff",
     "MLOPS_ENDPOINT_IDENTITY_ID": "/subscriptions/x/resourceGroups/rg/providers/"
     "Microsoft.ManagedIdentity/userAssignedIdentities/id-endpoint",
-    "MLOPS_ALLOWED_REGISTRIES": "contosomlops.azurecr.io",
+    "MLOPS_ALLOWED_REGISTRIES": "crmlopsprod.azurecr.io",
 }
 
 
@@ -41,6 +41,12 @@ def azure_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def test_a_complete_azure_configuration_loads(azure_env: pytest.MonkeyPatch) -> None:
     settings = Settings()
     assert (settings.backend, settings.audit_stream) == ("azure", "Custom-MLOpsAudit_CL")
+
+
+def test_the_demo_registry_is_not_an_azure_allow_list(azure_env: pytest.MonkeyPatch) -> None:
+    azure_env.delenv("MLOPS_ALLOWED_REGISTRIES")  # the default: the local demo's example
+    with pytest.raises(ValidationError, match="MLOPS_ALLOWED_REGISTRIES"):
+        Settings()
 
 
 @pytest.mark.parametrize(
