@@ -8,12 +8,12 @@ command, environment variables) is refused by name, never ignored. Each failure 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from shared.domain.errors import Rejected
+from shared.domain.events import invisible
 from shared.domain.models import ModelRef
 from shared.domain.validation import check_model_name, check_version
 
@@ -27,7 +27,6 @@ ROLLBACK_FIELDS = ("reason", "supersede")
 _ENDPOINT = re.compile(r"[A-Za-z][A-Za-z0-9-]{2,31}")
 _OPERATION_ID = re.compile(r"ro-[0-9a-f]{20}")
 _IDEMPOTENCY_KEY = re.compile(rf"[A-Za-z0-9._:-]{{1,{MAX_IDEMPOTENCY_KEY}}}")
-_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 @dataclass(frozen=True)
@@ -102,7 +101,7 @@ def _reason(body: Mapping[str, Any]) -> str:
         raise Rejected("reason must not be empty", field="reason")
     if len(reason) > MAX_REASON:
         raise Rejected(f"reason is longer than {MAX_REASON} characters", field="reason")
-    if any(unicodedata.category(char) in _INVISIBLE for char in reason):
+    if any(map(invisible, reason)):
         raise Rejected("reason contains control or format characters", field="reason")
     return reason
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -88,6 +89,7 @@ DomainEvent = DataArrived | ModelRegistered | ImagePushed | SubscriptionValidati
 
 MAX_BATCH_BYTES = 1024 * 1024
 _ECHO = 100  # never quote more than this many characters of a payload in a message
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 _MAX_ID = 256
 _MAX_TEXT = 2048  # subject, source, URL
 _MAX_TAGS = 200
@@ -95,6 +97,12 @@ _MAX_TAG_KEY = 256
 _MAX_TAG_VALUE = 4096
 _PATH_STYLE_HOSTS = frozenset({"127.0.0.1", "localhost"})  # Azurite: /ACCOUNT/CONTAINER/...
 _SUBJECT_PREFIX = "/blobServices/default/containers/"
+
+
+def invisible(char: str) -> bool:
+    """Control, format and line/paragraph separators: characters that can hide or fake text
+    in a path, a log line or an audit record."""
+    return unicodedata.category(char) in _INVISIBLE
 
 
 def clip(value: object, limit: int = _ECHO) -> str:

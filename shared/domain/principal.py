@@ -12,10 +12,11 @@ import base64
 import binascii
 import json
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from shared.domain.events import invisible
 
 HEADER = "X-MS-CLIENT-PRINCIPAL"
 READER = "MLOps.Reader"
@@ -30,7 +31,6 @@ MAX_NAME = 256
 MAX_ROLE = 128
 # Entra object ids are GUIDs; this admits them and other opaque ids that stay safe in keys.
 _OBJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 class Unauthenticated(Exception):
@@ -110,5 +110,5 @@ def _typ(document: Mapping[str, Any], field: str, default: str) -> str:
 
 def _printable(value: str, limit: int) -> str:
     """Names and roles go into audit records and logs: no control or format characters."""
-    kept = "".join(c for c in value if unicodedata.category(c) not in _INVISIBLE)
+    kept = "".join(c for c in value if not invisible(c))
     return kept.strip()[:limit]

@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import re
-import unicodedata
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from shared.domain.errors import Rejected
-from shared.domain.events import DataArrived, ImagePushed, clip
+from shared.domain.events import DataArrived, ImagePushed, clip, invisible
 
 MAX_BLOB_PATH = 1024
 BLOB_APIS = frozenset({"PutBlob", "PutBlockList", "CopyBlob", "FlushWithClose"})
@@ -23,7 +22,6 @@ _ENCODED_SEPARATOR = re.compile(r"%(2f|5c|2e)", re.IGNORECASE)
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # Controls (C0, DEL, C1), format characters (bidi overrides, zero-width) and line separators.
-_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 _DELIMITERS = {".csv": ",", ".tsv": "\t"}
 
 
@@ -69,7 +67,7 @@ def check_blob_path(path: str) -> None:
         raise Rejected("blob path is empty", field="data.url")
     if len(path) > MAX_BLOB_PATH:
         raise Rejected(f"blob path is longer than {MAX_BLOB_PATH} characters", field="data.url")
-    if any(unicodedata.category(char) in _INVISIBLE for char in path):
+    if any(map(invisible, path)):
         raise Rejected("blob path contains control or format characters", field="data.url")
     if "\\" in path:
         raise Rejected("blob path contains a backslash", field="data.url")
