@@ -26,7 +26,14 @@ from shared import demodata
 from shared.bootstrap import REPO_ROOT
 from shared.localhost.easyauth import default_oid
 from shared.settings import Settings
-from tests.integration.host.hostproc import HostProcess, Response, http, start_host
+from tests.integration.host.hostproc import (
+    HostProcess,
+    Response,
+    cmdline,
+    descendants,
+    http,
+    start_host,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -86,11 +93,11 @@ class Host:
         """Remember every process below the host (training jobs, azmlinfsrv servers and
         their workers), so none of them can outlive the test unnoticed."""
         for pid in descendants(self.proc.process.pid):
-            if pid not in self.children and (cmdline := _cmdline(pid)):
-                self.children[pid] = cmdline
+            if pid not in self.children and (command := cmdline(pid)):
+                self.children[pid] = command
 
     def survivors(self) -> list[int]:
-        return [pid for pid, cmdline in self.children.items() if _cmdline(pid) == cmdline]
+        return [pid for pid, command in self.children.items() if cmdline(pid) == command]
 
     def wait(self, what: str, probe: Callable[[], tuple[T | None, object]], timeout: float) -> T:
         """Call ``probe`` (returning (result or None, last answer)) until it has a result;
@@ -146,30 +153,6 @@ def serves(view: Mapping[str, Any], version: str) -> bool:
         and full[0]["model"]["version"] == version
         and sum(view["traffic"].values()) == 100
     )
-
-
-def descendants(pid: int) -> set[int]:
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def _cmdline(pid: int) -> bytes:
-    """The process's command line; empty once it is gone (or a zombie)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return b"" if state == "Z" else Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, IndexError):
-        return b""
 
 
 @pytest.fixture
@@ -286,6 +269,6 @@ def test_a_user_redeploys_and_rolls_back_over_http(host: Host, tmp_path: Path) -
 
     # The host stops cleanly and takes every process it started with it.
     host.track()
-    assert any(b"azmlinfsrv" in cmdline for cmdline in host.children.values())
+    assert any(b"azmlinfsrv" in command for command in host.children.values())
     assert host.proc.stop(timeout=60) == 0
     assert host.survivors() == []

@@ -138,3 +138,28 @@ def start_host(home: Path, *args: str, env: Mapping[str, str] | None = None) -> 
     process.kill()
     process.wait()
     raise AssertionError(f"the host did not start:\n{(home / 'host.log').read_text()[-3000:]}")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid``, from /proc (children re-parented later are not ours)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def cmdline(pid: int) -> bytes:
+    """The process's command line; empty once it is gone (or a zombie)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return b"" if state == "Z" else Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, IndexError):
+        return b""

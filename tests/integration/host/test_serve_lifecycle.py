@@ -11,34 +11,9 @@ import pytest
 
 from shared import demodata
 from shared.cli import main
-from tests.integration.host.hostproc import start_host
+from tests.integration.host.hostproc import cmdline, descendants, start_host
 
 pytestmark = pytest.mark.slow
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid``, from /proc (children re-parented later are not ours)."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 def test_timer_pump_and_a_clean_shutdown(
@@ -69,4 +44,4 @@ def test_timer_pump_and_a_clean_shutdown(
     assert time.monotonic() - started < 30
     assert host.process.stdout is not None
     assert host.process.stdout.read().strip() == "mlops host stopped"
-    assert [pid for pid in children if alive(pid)] == []
+    assert [pid for pid in children if cmdline(pid)] == []
