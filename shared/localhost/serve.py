@@ -26,7 +26,13 @@ from shared.localhost.functions_registry import call, registered
 from shared.localhost.host_keys import load_keys, load_signing_key
 from shared.localhost.routes import route_prefix
 from shared.localhost.server import HostServer, LocalHost
-from shared.localhost.timer import Schedule, TimerRunner, every, resolve_setting
+from shared.localhost.timer import (
+    BackgroundLoop,
+    Schedule,
+    TimerRunner,
+    every,
+    resolve_setting,
+)
 from shared.settings import Settings
 
 log = logging.getLogger("mlops.host")
@@ -47,7 +53,7 @@ class ServeError(Exception):
     """The host cannot start; the message says why in one line."""
 
 
-class EventPump:
+class EventPump(BackgroundLoop):
     """Delivers the local Event Grid's due events every ``interval`` seconds."""
 
     def __init__(
@@ -57,16 +63,7 @@ class EventPump:
         interval: float,
     ) -> None:
         self._events, self._deliver, self._interval = events, deliver, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="eventgrid-pump", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        if self._thread.ident is not None:
-            self._thread.join(timeout)
+        super().__init__("eventgrid-pump")
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):

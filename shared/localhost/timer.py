@@ -92,7 +92,27 @@ def resolve_setting(value: str, settings: Any) -> str:
     return str(resolved)
 
 
-class TimerRunner:
+class BackgroundLoop:
+    """A daemon thread running ``_loop`` until ``stop()``, which waits for the round in
+    progress (the host's timers and its event pump)."""
+
+    def __init__(self, thread_name: str) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=thread_name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        raise NotImplementedError
+
+
+class TimerRunner(BackgroundLoop):
     """Calls one timer function on its schedule in a daemon thread; a failing tick is
     logged and the next one runs as planned. ``stop()`` waits for a running tick."""
 
@@ -110,16 +130,7 @@ class TimerRunner:
         self._next_fire = next_fire
         self._arg_name = arg_name
         self._run_on_startup = run_on_startup
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"timer-{name}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        if self._thread.ident is not None:
-            self._thread.join(timeout)
+        super().__init__(f"timer-{name}")
 
     def _loop(self) -> None:
         last: datetime | None = None
