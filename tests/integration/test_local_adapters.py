@@ -19,7 +19,6 @@ from shared.ports import (
     AuditSink,
     BlobStore,
     Clock,
-    ConcurrencyConflict,
     NotFound,
     SecretStore,
     StateStore,
@@ -50,40 +49,6 @@ def test_adapters_and_fakes_satisfy_the_ports(tmp_path: Path) -> None:
     ]
     secrets: SecretStore = EnvFileSecretStore(tmp_path / "secrets.json")
     assert stores and sinks and blob_stores and secrets
-
-
-@pytest.mark.parametrize("kind", ["sqlite", "memory"])
-def test_state_store_compare_and_set(tmp_path: Path, kind: str) -> None:
-    store: StateStore = (
-        SqliteStateStore(tmp_path / "state.db") if kind == "sqlite" else InMemoryStateStore()
-    )
-    assert store.get("rollout", "ep") is None
-    first = store.put("rollout", "ep", {"state": "planned", "n": [1, 2]}, etag=None)
-    with pytest.raises(ConcurrencyConflict):
-        store.put("rollout", "ep", {"state": "other"}, etag=None)
-    second = store.put("rollout", "ep", {"state": "deploying"}, etag=first)
-    assert second != first
-    with pytest.raises(ConcurrencyConflict):
-        store.put("rollout", "ep", {"state": "stale"}, etag=first)
-    with pytest.raises(ConcurrencyConflict):
-        store.put("rollout", "missing", {"state": "x"}, etag=second)
-    stored = store.get("rollout", "ep")
-    assert stored is not None
-    assert (stored.key, dict(stored.value), stored.etag) == ("ep", {"state": "deploying"}, second)
-
-
-@pytest.mark.parametrize("kind", ["sqlite", "memory"])
-def test_state_store_list_is_ordered_and_literal(tmp_path: Path, kind: str) -> None:
-    store: StateStore = (
-        SqliteStateStore(tmp_path / "state.db") if kind == "sqlite" else InMemoryStateStore()
-    )
-    for key in ["spam/b", "spam/a", "spam%x", "spam_y", "ham/a", "spamx"]:
-        store.put("window", key, {"key": key}, etag=None)
-    store.put("other", "spam/c", {}, etag=None)
-    assert [s.key for s in store.list("window", "spam/")] == ["spam/a", "spam/b"]
-    assert [s.key for s in store.list("window", "spam%")] == ["spam%x"]
-    assert [s.key for s in store.list("window", "spam_")] == ["spam_y"]
-    assert len(store.list("window")) == 6
 
 
 def entry(n: int, **extra: str) -> AuditEntry:

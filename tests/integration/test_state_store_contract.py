@@ -1,4 +1,4 @@
-"""The state store behaviour, on SQLite and on Azure Tables (Azurite): one suite, two adapters."""
+"""The state store contract, on SQLite, on Azure Tables (Azurite) and on the tests' fake."""
 
 from __future__ import annotations
 
@@ -15,18 +15,31 @@ from shared.adapters.local.state_store import SqliteStateStore
 from shared.ports import ConcurrencyConflict, StateStore, TransientError
 from tests.azurite import Azurite
 from tests.contract.recording import Canned, RecordingTransport, error
+from tests.fakes import InMemoryStateStore
 from tests.integration.azure.helpers import fresh_table
 
 
-@pytest.fixture(params=["sqlite", "azure"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    if request.param == "sqlite":
+def _open(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    if kind == "sqlite":
         sqlite = SqliteStateStore(tmp_path / "state.db")
         yield sqlite
         sqlite.close()
-        return
-    azurite: Azurite = request.getfixturevalue("azurite")
-    yield AzureStateStore(fresh_table(azurite))
+    elif kind == "memory":  # the tests' fake must keep the same contract
+        yield InMemoryStateStore()
+    else:
+        azurite: Azurite = request.getfixturevalue("azurite")
+        yield AzureStateStore(fresh_table(azurite))
+
+
+@pytest.fixture(params=["sqlite", "azure", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    yield from _open(request.param, request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "azure"])
+def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    """A store other threads and processes use too (the single-threaded fake is not one)."""
+    yield from _open(request.param, request, tmp_path)
 
 
 def test_compare_and_set(store: StateStore) -> None:
@@ -79,7 +92,8 @@ def test_large_documents_round_trip(store: StateStore) -> None:
     assert again is not None and (again.value, again.etag) == ({"members": {}}, smaller)
 
 
-def test_two_threads_racing_on_one_etag_one_wins(store: StateStore) -> None:
+def test_two_threads_racing_on_one_etag_one_wins(shared_store: StateStore) -> None:
+    store = shared_store
     store.put("counter", "c", {"n": 0}, etag=None)
     rounds, workers = 25, 2
 
@@ -103,7 +117,8 @@ def test_two_threads_racing_on_one_etag_one_wins(store: StateStore) -> None:
     assert final is not None and final.value["n"] == rounds * workers  # no lost update
 
 
-def test_many_threads_inserting_the_same_key_one_wins(store: StateStore) -> None:
+def test_many_threads_inserting_the_same_key_one_wins(shared_store: StateStore) -> None:
+    store = shared_store
     barrier, wins, conflicts = threading.Barrier(8), [], []
 
     def insert(n: int) -> None:
