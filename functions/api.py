@@ -8,12 +8,15 @@ requires (401) along with an app role (403). Routes sit under the host's ``api/`
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import azure.functions as func
 
 from functions.api_http import Call, HttpError, invalid, json_body, respond, serve
 from functions.api_openapi import document
 from shared.domain.api_requests import (
+    RedeployRequest,
+    RollbackRequest,
     check_idempotency_key,
     is_endpoint_name,
     is_operation_id,
@@ -32,6 +35,7 @@ READ = frozenset({READER, DEPLOYER})
 WRITE = frozenset({DEPLOYER})
 ANONYMOUS = func.AuthLevel.ANONYMOUS
 IDEMPOTENCY_KEY = "Idempotency-Key"
+R = TypeVar("R")
 
 
 @bp.function_name("api_list_endpoints")
@@ -57,58 +61,34 @@ def api_get_endpoint(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("api_redeploy")
 @bp.route(route="endpoints/{endpoint}/deployments", methods=["POST"], auth_level=ANONYMOUS)
 def api_redeploy(req: func.HttpRequest) -> func.HttpResponse:
-    endpoint = req.route_params.get("endpoint", "")
+    def run(endpoint: str, request: RedeployRequest, call: Call, operation_key: str) -> Rollout:
+        return operations.redeploy(
+            endpoint,
+            request.model,
+            principal=call.principal,
+            reason=request.reason,
+            operation_key=operation_key,
+            supersede=request.supersede,
+            deps=call.deps,
+        )
 
-    def handle(call: Call) -> Answer:
-        _endpoint(endpoint, audit=True)
-        body = json_body(call.req)
-        try:
-            request = parse_redeploy(body)
-        except Rejected as rejected:
-            raise invalid(rejected) from None
-
-        def run(operation_key: str) -> Rollout:
-            return operations.redeploy(
-                endpoint,
-                request.model,
-                principal=call.principal,
-                reason=request.reason,
-                operation_key=operation_key,
-                supersede=request.supersede,
-                deps=call.deps,
-            )
-
-        return _start(call, "redeploy", endpoint, body, run)
-
-    return serve(req, action="api.redeploy", roles=WRITE, target=endpoint, handler=handle)
+    return _operation(req, "redeploy", parse_redeploy, run)
 
 
 @bp.function_name("api_rollback")
 @bp.route(route="endpoints/{endpoint}/rollback", methods=["POST"], auth_level=ANONYMOUS)
 def api_rollback(req: func.HttpRequest) -> func.HttpResponse:
-    endpoint = req.route_params.get("endpoint", "")
+    def run(endpoint: str, request: RollbackRequest, call: Call, operation_key: str) -> Rollout:
+        return operations.rollback(
+            endpoint,
+            principal=call.principal,
+            reason=request.reason,
+            operation_key=operation_key,
+            supersede=request.supersede,
+            deps=call.deps,
+        )
 
-    def handle(call: Call) -> Answer:
-        _endpoint(endpoint, audit=True)
-        body = json_body(call.req)
-        try:
-            request = parse_rollback(body)
-        except Rejected as rejected:
-            raise invalid(rejected) from None
-
-        def run(operation_key: str) -> Rollout:
-            return operations.rollback(
-                endpoint,
-                principal=call.principal,
-                reason=request.reason,
-                operation_key=operation_key,
-                supersede=request.supersede,
-                deps=call.deps,
-            )
-
-        return _start(call, "rollback", endpoint, body, run)
-
-    return serve(req, action="api.rollback", roles=WRITE, target=endpoint, handler=handle)
+    return _operation(req, "rollback", parse_rollback, run)
 
 
 @bp.function_name("api_get_operation")
@@ -136,6 +116,27 @@ def _endpoint(name: str, *, audit: bool) -> str:
     if not is_endpoint_name(name):
         raise HttpError(404, "not_found", "unknown endpoint", audit=audit)
     return name
+
+
+def _operation(
+    req: func.HttpRequest,
+    kind: str,
+    parse: Callable[[dict[str, object]], R],
+    run: Callable[[str, R, Call, str], Rollout],
+) -> func.HttpResponse:
+    """A POST on an endpoint that starts a rollout: strict body, Deployer role, 202."""
+    endpoint = req.route_params.get("endpoint", "")
+
+    def handle(call: Call) -> Answer:
+        _endpoint(endpoint, audit=True)
+        body = json_body(call.req)
+        try:
+            request = parse(body)
+        except Rejected as rejected:
+            raise invalid(rejected) from None
+        return _start(call, kind, endpoint, body, lambda key: run(endpoint, request, call, key))
+
+    return serve(req, action=f"api.{kind}", roles=WRITE, target=endpoint, handler=handle)
 
 
 def _start(
