@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from azure.core.credentials import AzureNamedKeyCredential
 
+from tests.tools import missing_tool
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BINARY = REPO_ROOT / ".tools" / "node" / "node_modules" / ".bin" / "azurite"
 ACCOUNT = "devstoreaccount1"
@@ -60,10 +62,7 @@ def azurite_binary() -> Path | None:
 def azurite() -> Iterator[Azurite]:
     binary = azurite_binary()
     if binary is None:
-        message = "Azurite is not installed (make tools, or set MLOPS_AZURITE)"
-        if os.environ.get("MLOPS_REQUIRE_TOOLS") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_tool("Azurite is not installed (make tools, or set MLOPS_AZURITE)")
     blob, queue, table = _free_ports(3)
     with tempfile.TemporaryDirectory(prefix="azurite-") as workspace:
         process = subprocess.Popen(

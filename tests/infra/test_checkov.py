@@ -7,7 +7,6 @@ The binary comes from MLOPS_CHECKOV (``make test`` sets it) or the Makefile's to
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -16,18 +15,14 @@ from typing import Any
 import pytest
 
 from tests.infra.bicep import INFRA, REPO, bicep_files
+from tests.tools import tool_path
 
 DEFAULT_CHECKOV = REPO / ".tools" / "checkov" / "bin" / "checkov"
 SKIP_COMMENT = re.compile(r"//\s*checkov:skip=(?P<id>CKV2?_AZURE_\d+)(?P<rest>.*)")
 
 
 def checkov_binary() -> Path:
-    path = Path(os.environ.get("MLOPS_CHECKOV") or DEFAULT_CHECKOV)
-    if not path.is_file():
-        if os.environ.get("MLOPS_REQUIRE_TOOLS") == "1":
-            pytest.fail(f"checkov not found at {path} (make tools installs it)")
-        pytest.skip(f"checkov not found at {path}; `make tools` installs it")
-    return path
+    return tool_path("MLOPS_CHECKOV", DEFAULT_CHECKOV, "checkov")
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.infra.bicep import REPO
+from tests.tools import missing_tool
 
 CI = REPO / ".github" / "workflows" / "ci.yml"
 DEPLOY = REPO / ".github" / "workflows" / "deploy.yml"
@@ -41,12 +42,6 @@ def load(path: Path) -> dict[str, Any]:
     # BaseLoader keeps every scalar a string, so GitHub's `on:` stays the key "on".
     doc: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
     return doc
-
-
-def missing_tool(message: str) -> None:
-    if os.environ.get("MLOPS_REQUIRE_TOOLS") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def check_jsonschema(schema: str, path: Path, *extra: str) -> None:
