@@ -1,19 +1,29 @@
-"""Audit records for people: a compact table, and short actor names."""
+"""Audit records for people: a compact table, short actor names, and a story as text."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from shared.domain.audit import AuditRecord
+from shared.explain import Story
 
 _COLUMNS = (
     ("seq", 4),
-    ("time", 8),
+    ("time utc", 8),
     ("actor", 18),
     ("action", 20),
     ("target", 38),
     ("outcome", 11),
+    ("corr id", 8),
     ("reason", 60),
+)
+_STORY_COLUMNS = (
+    ("time utc", 8),
+    ("+secs", 6),
+    ("stage", 8),
+    ("action", 21),
+    ("target", 38),
+    ("outcome", 11),
 )
 
 
@@ -27,18 +37,68 @@ def row(record: AuditRecord) -> str:
     values = (
         str(record.seq),
         record.time[11:19],
-        short_actor(record.actor),
+        who(record),
         record.action,
         record.target,
         record.outcome,
-        record.reason.replace("\n", " "),
+        record.correlation_id[:8],
+        _one_line(record.reason),
     )
-    return "  ".join(_fit(value, width) for value, (_, width) in zip(values, _COLUMNS, strict=True))
+    return _join(values, _COLUMNS)
 
 
 def table(records: Iterable[AuditRecord]) -> str:
-    header = "  ".join(_fit(name.upper(), width) for name, width in _COLUMNS)
-    return "\n".join([header, *(row(record) for record in records)])
+    return "\n".join([header(), *(row(record) for record in records)])
+
+
+def header() -> str:
+    return _join((name.upper() for name, _ in _COLUMNS), _COLUMNS)
+
+
+def story_text(story: Story) -> str:
+    """The steps in order with time since the start, then the outcome and where time went."""
+    first = story.steps[0].record if story.steps else None
+    lines = [f"story of {story.key}" + (f" (from {first.time[:19]} UTC)" if first else "")]
+    lines.append(f"correlation ids: {', '.join(story.correlation_ids)}")
+    lines.append(_join((name.upper() for name, _ in _STORY_COLUMNS), _STORY_COLUMNS) + "  REASON")
+    for step in story.steps:
+        record = step.record
+        values = (
+            record.time[11:19],
+            f"{step.offset:.1f}",
+            step.stage,
+            record.action,
+            record.target,
+            record.outcome,
+        )
+        by = _principal(record)
+        reason = _one_line(record.reason) + (f"  [by {by}]" if by else "")
+        lines.append(f"{_join(values, _STORY_COLUMNS)}  {reason}")
+    lines.append(f"outcome: {story.outcome}")
+    spans = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in story.spans.items())
+    lines.append(f"time: {spans or 'none recorded'}")
+    return "\n".join(lines)
+
+
+def _principal(record: AuditRecord) -> str:
+    """Who asked, for records caused by a person (the manual API records the principal)."""
+    principal = record.details.get("principal")
+    name = principal.get("name") if isinstance(principal, Mapping) else None
+    return str(name) if name else ""
+
+
+def who(record: AuditRecord) -> str:
+    """The principal's name where a person acted, else the actor's short form."""
+    return _principal(record) or short_actor(record.actor)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _join(values: Iterable[str], columns: tuple[tuple[str, int], ...]) -> str:
+    fitted = (_fit(value, width) for value, (_, width) in zip(values, columns, strict=True))
+    return "  ".join(fitted)
 
 
 def _fit(value: str, width: int) -> str:

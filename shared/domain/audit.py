@@ -88,9 +88,12 @@ class ChainReport:
     problem: str = ""
 
 
-def verify_chain(records: Iterable[Mapping[str, Any]]) -> ChainReport:
-    """Recompute every hash and link; report the first record that does not check out."""
-    prev, expected_seq, count = GENESIS_HASH, 1, 0
+def verify_chain(
+    records: Iterable[Mapping[str, Any]], *, first_seq: int = 1, prev_hash: str = GENESIS_HASH
+) -> ChainReport:
+    """Recompute every hash and link; report the first record that does not check out.
+    A slice of the chain (an export) is checked from its own first seq and prev_hash."""
+    prev, expected_seq, count = prev_hash, first_seq, 0
     for record in records:
         count += 1
         seq = int(record["seq"])

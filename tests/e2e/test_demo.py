@@ -68,6 +68,33 @@ def test_the_demo_tells_the_whole_story(tmp_path: Path) -> None:
     assert all(s["served_by"]["deployment"] == serving for s in report["sample_scores"])
     assert "duplicate" in run.stdout and "rejected" in run.stdout
     assert not _our_servers(home)
+    _explain_each_upload(home)
+
+
+def _mlops(home: Path, *args: str) -> str:
+    done = subprocess.run(
+        [str(MLOPS), "--home", str(home), *args], capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def _explain_each_upload(home: Path) -> None:
+    """Every accepted upload's story runs from its event to the rollout its model got."""
+    uploads = json.loads(_mlops(home, "audit", "--json", "--action", "data.received"))
+    accepted = [r for r in uploads if r["outcome"] == "accepted"]
+    finals = {}
+    for upload in accepted:
+        story = json.loads(_mlops(home, "explain", upload["correlation_id"], "--json"))
+        actions = [step["action"] for step in story["steps"]]
+        assert actions[0] == "data.received", actions
+        for step in ("training.submitted", "training.completed", "model.registered"):
+            assert step in actions, (upload["target"], actions)
+        finals[upload["target"].split(":", 1)[1]] = actions[-1]
+        assert set(story["spans_seconds"]) >= {"coalescing", "training", "rollout", "total"}
+    assert finals["spam/batch-1/part-001.tsv"] == "rollout.completed"
+    assert finals["spam-relabelled/part-001.tsv"] == "rollout.rolled_back"
+    text = _mlops(home, "explain", "spam-classifier@3")
+    assert "outcome: rolled back: blue failed the smoke test" in text
 
 
 def test_the_demo_runs_on_a_users_own_file(tmp_path: Path) -> None:

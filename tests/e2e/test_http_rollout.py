@@ -233,9 +233,10 @@ def test_a_user_redeploys_and_rolls_back_over_http(host: Host, tmp_path: Path) -
     assert (anonymous.status, anonymous.headers["WWW-Authenticate"]) == (401, "Bearer")
 
     # 6. The audit trail, read by `mlops audit` while the host runs.
-    listed = host.mlops("audit", "--json")
+    listed = host.mlops("audit", "--jsonl")
     assert listed.returncode == 0, listed.stderr
     records = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert json.loads(host.mlops("audit", "--json").stdout) == records
     by_action: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         by_action.setdefault(record["action"], []).append(record)
@@ -250,11 +251,18 @@ def test_a_user_redeploys_and_rolls_back_over_http(host: Host, tmp_path: Path) -
         assert record["details"]["request_reason"] == reason
         assert record["details"]["principal"]["name"] == "alice"
         # The operation id finds its whole story; the reconciler's later steps are hers too.
-        story = host.mlops("audit", "--json", "--correlation-id", operation)
+        story = host.mlops("audit", "--jsonl", "--correlation-id", operation)
         steps = [json.loads(line) for line in story.stdout.splitlines()]
         assert steps[-1]["action"] == "rollout.completed", [r["action"] for r in steps]
         assert {r["actor"] for r in steps} == {alice_actor}
         assert steps[-1]["details"]["request_reason"] == reason
+        explained = json.loads(host.mlops("explain", operation, "--json").stdout)
+        assert [s["seq"] for s in explained["steps"]] == [r["seq"] for r in steps]
+        assert explained["outcome"].endswith("serving (" + steps[-1]["reason"] + ")")
+    # "Who rolled back the endpoint?": the README's one command answers with her name.
+    who = host.mlops("audit", "--action", "operator.rollback", "--outcome", "accepted")
+    [row] = who.stdout.splitlines()[1:]
+    assert "alice" in row and rolled["operation_id"][:8] in row
     manual = [r for r in by_action["rollout.planned"] if r["actor"] == alice_actor]
     assert len(manual) == 2  # one redeploy (retried) and one rollback
     assert any(

@@ -31,20 +31,19 @@ def home(tmp_path: Path) -> Path:
 def test_audit_prints_a_table(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--home", str(home), "audit"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:4] == ["SEQ", "TIME", "ACTOR", "ACTION"]
+    assert lines[0].split()[:5] == ["SEQ", "TIME", "UTC", "ACTOR", "ACTION"]
     assert len(lines) == 4
     assert "rolled_back" in lines[2]
 
 
 def test_audit_filters_and_json(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--home", str(home), "audit", "--json", "--action", "rollout."]) == 0
-    [line] = capsys.readouterr().out.splitlines()
-    record = json.loads(line)
+    [record] = json.loads(capsys.readouterr().out)
     assert record["seq"] == 2
     assert record["correlation_id"] == "ev-2"
     assert len(record["hash"]) == 64
 
-    assert main(["--home", str(home), "audit", "--json", "--correlation-id", "op-1"]) == 0
+    assert main(["--home", str(home), "audit", "--jsonl", "--correlation-id", "op-1"]) == 0
     assert json.loads(capsys.readouterr().out)["actor"] == "user:alice"
 
 
@@ -66,4 +65,9 @@ def test_status_on_an_empty_home(tmp_path: Path, capsys: pytest.CaptureFixture[s
     report = json.loads(capsys.readouterr().out)
     assert report["endpoint"]["deployments"] == []
     assert report["pending_events"] == 0
-    assert report["audit"] == {"records": 0, "chain_valid": True}
+    assert report["audit"] == {
+        "records": 0,
+        "chain_valid": True,
+        "first_bad_seq": None,
+        "problem": "",
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -33,8 +33,12 @@ _SELECT_ALL = (
 _SELECT_FILTERED = """
 SELECT seq, schema_version, time, actor, action, target, outcome, reason, correlation_id,
        details, prev_hash, hash FROM audit
-WHERE (:since IS NULL OR time >= :since)
+WHERE seq > :after
+  AND (:since IS NULL OR time >= :since)
+  AND (:until IS NULL OR time < :until)
   AND substr(action, 1, length(:action)) = :action
+  AND (:outcomes = '' OR instr(:outcomes, ',' || outcome || ',') > 0)
+  AND instr(actor, :actor) > 0
   AND instr(target, :target) > 0
   AND (:correlation = '' OR correlation_id = :correlation)
 ORDER BY seq DESC LIMIT :limit
@@ -96,11 +100,22 @@ class SqliteAuditSink:
         action_prefix: str = "",
         target_contains: str = "",
         correlation_id: str = "",
+        *,
+        until: datetime | None = None,
+        outcomes: Iterable[str] = (),
+        actor_contains: str = "",
+        after_seq: int = 0,
     ) -> list[AuditRecord]:
-        """Matching records in sequence order; with ``limit``, the most recent ones."""
+        """Matching records in sequence order; with ``limit``, the most recent ones.
+        ``since`` is inclusive and ``until`` exclusive; ``after_seq`` is for following."""
+        wanted = [outcome for outcome in outcomes if outcome]
         params = {
+            "after": after_seq,
             "since": None if since is None else _utc_text(since),
+            "until": None if until is None else _utc_text(until),
             "action": action_prefix,
+            "outcomes": f",{','.join(wanted)}," if wanted else "",
+            "actor": actor_contains,
             "target": target_contains,
             "correlation": correlation_id,
             "limit": -1 if limit is None else max(limit, 0),  # SQLite: LIMIT -1 is no limit

@@ -1,0 +1,249 @@
+"""`mlops audit` and `mlops explain`: read, filter, follow and verify the audit trail, and
+tell the whole story of one event or operation. They read the local trail under --home, or
+an export of Azure's (`--records FILE`, from `az monitor log-analytics query`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shared.cli_errors import CommandError
+from shared.domain.audit import OUTCOMES, AuditRecord, ChainReport
+from shared.settings import Settings
+from shared.timespec import HELP as TIME_HELP
+from shared.timespec import BadTime, parse_duration, parse_when
+
+if TYPE_CHECKING:
+    from shared.adapters.local.audit_sink import SqliteAuditSink
+
+FOLLOW_INTERVAL = 1.0
+
+
+def add_commands(commands: Any) -> None:
+    audit = commands.add_parser("audit", help="the audit trail: filter, follow, verify")
+    audit.add_argument("action", nargs="?", choices=["verify"], help="verify: recompute the chain")
+    out = audit.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="a JSON array")
+    out.add_argument("--jsonl", action="store_true", help="one JSON object per line")
+    audit.add_argument("--since", help=f"from this time; {TIME_HELP}")
+    audit.add_argument("--until", help="up to (not including) this time")
+    audit.add_argument("--around", help="within --window either side of this time, e.g. 10:02")
+    audit.add_argument("--window", default="5m", help="half-width for --around (default 5m)")
+    audit.add_argument("--action", dest="action_prefix", default="", help="prefix: rollout.")
+    audit.add_argument("--outcome", action="append", choices=OUTCOMES, help="repeatable")
+    audit.add_argument("--actor", default="", help="text the actor or principal id contains")
+    audit.add_argument("--target", default="", help="text the target contains")
+    audit.add_argument("--correlation-id", default="", help="an event id or operation id")
+    audit.add_argument("--limit", type=int, help="only the most recent N records")
+    audit.add_argument("--follow", "-f", action="store_true", help="keep printing new records")
+    audit.add_argument("--records", type=Path, help="read an exported trail instead of --home")
+    audit.set_defaults(run=_audit)
+
+    explain = commands.add_parser("explain", help="the whole story of one event or operation")
+    explain.add_argument("id", help="correlation id (or 6+ char prefix), job, model@version")
+    explain.add_argument("--json", action="store_true")
+    explain.add_argument("--records", type=Path, help="read an exported trail instead of --home")
+    explain.set_defaults(run=_explain)
+
+
+@dataclass(frozen=True)
+class _Filters:
+    since: datetime | None
+    until: datetime | None
+    action_prefix: str
+    outcomes: tuple[str, ...]
+    actor: str
+    target: str
+    correlation_id: str
+
+    def keyword_args(self) -> dict[str, Any]:
+        return {
+            "since": self.since,
+            "until": self.until,
+            "action_prefix": self.action_prefix,
+            "outcomes": self.outcomes,
+            "actor_contains": self.actor,
+            "target_contains": self.target,
+            "correlation_id": self.correlation_id,
+        }
+
+    def match(self, record: AuditRecord) -> bool:
+        moment = datetime.fromisoformat(record.time)
+        return (
+            (self.since is None or moment >= self.since)
+            and (self.until is None or moment < self.until)
+            and record.action.startswith(self.action_prefix)
+            and (not self.outcomes or record.outcome in self.outcomes)
+            and self.actor in record.actor
+            and self.target in record.target
+            and (not self.correlation_id or record.correlation_id == self.correlation_id)
+        )
+
+
+def _filters(args: argparse.Namespace) -> _Filters:
+    try:
+        since = parse_when(args.since) if args.since else None
+        until = parse_when(args.until) if args.until else None
+        if args.around:
+            if since or until:
+                raise CommandError("--around replaces --since and --until", code=2)
+            at, half = parse_when(args.around), parse_duration(args.window)
+            # Both ends included: `--around 10:02 --window 1m` shows 10:01 to 10:03.
+            since, until = at - half, at + half + timedelta(microseconds=1)
+    except BadTime as error:
+        raise CommandError(str(error), code=2) from None
+    if since and until and since >= until:
+        raise CommandError(f"--since {since:%H:%M:%S} is not before --until {until:%H:%M:%S}")
+    return _Filters(
+        since,
+        until,
+        args.action_prefix,
+        tuple(args.outcome or ()),
+        args.actor,
+        args.target,
+        args.correlation_id,
+    )
+
+
+def _audit(args: argparse.Namespace) -> int:
+    if args.action == "verify":
+        return _verify(args)
+    filters = _filters(args)
+    if args.records:
+        records = [r for r in _export(args.records) if filters.match(r)]
+        records = records[-args.limit :] if args.limit else records
+    else:
+        with _local_sink(args) as sink:
+            records = sink.records(limit=args.limit, **filters.keyword_args())
+            if args.follow:
+                return _follow(args, records, lambda after: _since_seq(sink, filters, after))
+    _print(args, records)
+    return 0
+
+
+def _since_seq(sink: SqliteAuditSink, filters: _Filters, after: int) -> list[AuditRecord]:
+    return sink.records(after_seq=after, **filters.keyword_args())
+
+
+def _follow(
+    args: argparse.Namespace,
+    first: list[AuditRecord],
+    newer: Callable[[int], list[AuditRecord]],
+) -> int:
+    """Print what matches now, then each new record as it is appended, until Ctrl-C."""
+    from shared.audit_view import header, row
+
+    if not (args.json or args.jsonl):
+        print(header(), flush=True)
+    last = first[-1].seq if first else _last_seq(args)
+    batch = first
+    try:
+        while True:
+            for record in batch:
+                text = json.dumps(record.to_dict()) if args.json or args.jsonl else row(record)
+                print(text, flush=True)
+                last = record.seq
+            time.sleep(FOLLOW_INTERVAL)
+            batch = newer(last)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _last_seq(args: argparse.Namespace) -> int:
+    """With filters that match nothing yet, follow from the end of the trail, not its start."""
+    with _local_sink(args) as sink:
+        latest = sink.records(limit=1)
+    return latest[-1].seq if latest else 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    if args.records:
+        from shared.audit_export import verify_export
+
+        report, scope = verify_export(_export(args.records)), f"{args.records}"
+    else:
+        with _local_sink(args) as sink:
+            report, scope = sink.verify(), "local trail"
+    if args.json or args.jsonl:
+        print(json.dumps(report.__dict__))
+    else:
+        print(_verdict(report, scope))
+    return 0 if report.valid else 1
+
+
+def _verdict(report: ChainReport, scope: str) -> str:
+    if report.valid:
+        return f"audit chain valid: {report.records} records ({scope})"
+    return (
+        f"audit chain BROKEN at seq {report.first_bad_seq}: {report.problem} ({scope}); "
+        f"records from seq {report.first_bad_seq} on cannot be trusted: compare them with "
+        "the copy in Log Analytics"
+    )
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from shared.audit_view import story_text
+    from shared.explain import AmbiguousId, StoryNotFound, explain
+
+    if args.records:
+        records = _export(args.records)
+    else:
+        with _local_sink(args) as sink:
+            records = sink.records()
+    try:
+        story = explain(records, args.id)
+    except AmbiguousId as error:
+        raise CommandError(str(error), "give more of the id") from None
+    except StoryNotFound as error:
+        raise CommandError(str(error), "list ids with `mlops audit --since 1h`") from None
+    print(json.dumps(story.to_dict(), indent=2) if args.json else story_text(story))
+    return 0
+
+
+def _print(args: argparse.Namespace, records: list[AuditRecord]) -> None:
+    from shared.audit_view import table
+
+    if args.json:
+        print(json.dumps([record.to_dict() for record in records], indent=1))
+    elif args.jsonl:
+        for record in records:
+            print(json.dumps(record.to_dict()))
+    else:
+        print(table(records))
+
+
+def _export(path: Path) -> list[AuditRecord]:
+    from shared.audit_export import BadExport, load_export
+
+    try:
+        return load_export(path)
+    except BadExport as error:
+        hint = "export with `az monitor log-analytics query ... -o json > FILE`"
+        raise CommandError(str(error), hint) from None
+
+
+@contextmanager
+def _local_sink(args: argparse.Namespace) -> Iterator[SqliteAuditSink]:
+    """The local trail, refusing a home that has none instead of creating an empty one."""
+    from shared.adapters.local.audit_sink import SqliteAuditSink
+    from shared.adapters.local.clock import SystemClock
+
+    settings = Settings(home=args.home) if args.home else Settings()
+    path = settings.home / "audit.db"
+    if not path.is_file():
+        raise CommandError(
+            f"no audit trail at {path}",
+            "run `mlops demo` or `mlops serve` first, or pass --home / set MLOPS_HOME",
+        )
+    sink = SqliteAuditSink(path, SystemClock())
+    try:
+        yield sink
+    finally:
+        sink.close()

@@ -1,0 +1,209 @@
+"""`mlops explain`: the whole story of one event or operation, from the audit trail alone.
+
+An upload's records do not share one correlation id: the event's own records carry the
+event id, training carries the coalescing window's first event id, the model's records the
+model event's id, and its rollout that same id. The links are in the records themselves
+(``details.window_id``, the model's ``tags.window_id`` / ``tags.job_name``, and
+``details.rollout_id``), so the story is the closure over those links.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.domain.audit import AuditRecord
+
+# The stage a record tells, by action prefix, in the order a story runs.
+_STAGES = (
+    ("event.", "event"),
+    ("data.", "event"),
+    ("image.", "event"),
+    ("training.", "training"),
+    ("model.", "model"),
+    ("operator.", "operator"),
+    ("api.", "operator"),
+    ("rollout.", "rollout"),
+)
+MIN_PREFIX = 6
+
+
+class StoryNotFound(LookupError):
+    pass
+
+
+class AmbiguousId(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Step:
+    record: AuditRecord
+    stage: str
+    offset: float  # seconds since the story's first record
+    took: float  # seconds since the previous step
+
+
+@dataclass(frozen=True)
+class Story:
+    key: str
+    correlation_ids: tuple[str, ...]
+    steps: tuple[Step, ...]
+    spans: Mapping[str, float] = field(default_factory=dict)  # e.g. "training": 5.2
+
+    @property
+    def outcome(self) -> str:
+        return _outcome(self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "correlation_ids": list(self.correlation_ids),
+            "outcome": self.outcome,
+            "spans_seconds": dict(self.spans),
+            "steps": [
+                {
+                    "stage": s.stage,
+                    "offset_seconds": round(s.offset, 3),
+                    "took_seconds": round(s.took, 3),
+                    **s.record.to_dict(),
+                }
+                for s in self.steps
+            ],
+        }
+
+
+def explain(records: Sequence[AuditRecord], key: str) -> Story:
+    """The story ``key`` names: a correlation id (or a unique prefix of one), an operation or
+    rollout id, a coalescing window id, a job name, or a model reference such as
+    ``spam-classifier@3``."""
+    seeds = _seeds(records, key)
+    correlations = _closure(records, seeds)
+    chosen = sorted((r for r in records if r.correlation_id in correlations), key=_seq)
+    steps = _steps(chosen)
+    ordered = tuple(dict.fromkeys(r.correlation_id for r in chosen))
+    return Story(key, ordered, steps, _spans(chosen))
+
+
+def stage(record: AuditRecord) -> str:
+    for prefix, name in _STAGES:
+        if record.action.startswith(prefix):
+            return name
+    return "other"
+
+
+def _seq(record: AuditRecord) -> int:
+    return record.seq
+
+
+def _seeds(records: Sequence[AuditRecord], key: str) -> set[str]:
+    key = key.strip()
+    if not key:
+        raise StoryNotFound("give a correlation id, operation id, job name or model@version")
+    exact = {r.correlation_id for r in records if r.correlation_id == key}
+    if exact:
+        return exact
+    linked = {r.correlation_id for r in records if key in _links(r) or r.target == key}
+    if linked:
+        return linked
+    if len(key) >= MIN_PREFIX:
+        prefixed = {r.correlation_id for r in records if r.correlation_id.startswith(key)}
+        if len(prefixed) > 1:
+            shown = ", ".join(sorted(prefixed)[:5])
+            raise AmbiguousId(f"{key!r} starts {len(prefixed)} correlation ids: {shown}")
+        if prefixed:
+            return prefixed
+    raise StoryNotFound(f"no audit record mentions {key!r}")
+
+
+def _links(record: AuditRecord) -> set[str]:
+    """The ids through which this record joins other records' stories."""
+    details = record.details
+    tags = details.get("tags")
+    links = {str(details[k]) for k in ("window_id", "rollout_id") if details.get(k)}
+    if isinstance(tags, Mapping):
+        links |= {str(tags[k]) for k in ("window_id", "job_name") if tags.get(k)}
+    if record.action.startswith("training."):
+        links.add(record.target)  # the job name
+    return links
+
+
+def _closure(records: Sequence[AuditRecord], seeds: Iterable[str]) -> set[str]:
+    correlations = set(seeds)
+    links: set[str] = set()
+    while True:
+        for record in records:
+            if record.correlation_id in correlations:
+                links |= _links(record)
+        grown = {r.correlation_id for r in records if _links(r) & links}
+        if grown <= correlations:
+            return correlations
+        correlations |= grown
+
+
+def _steps(records: Sequence[AuditRecord]) -> tuple[Step, ...]:
+    if not records:
+        return ()
+    start = _time(records[0])
+    steps, previous = [], start
+    for record in records:
+        moment = _time(record)
+        steps.append(
+            Step(record, stage(record), (moment - start).total_seconds(), _gap(previous, moment))
+        )
+        previous = moment
+    return tuple(steps)
+
+
+def _spans(records: Sequence[AuditRecord]) -> dict[str, float]:
+    """How long the story spent waiting to train, training, rolling out, and in all."""
+    if not records:
+        return {}
+    first: dict[str, datetime] = {}
+    last: dict[str, datetime] = {}
+    for record in records:
+        moment = _time(record)
+        first.setdefault(record.action, moment)
+        last[record.action] = moment
+    spans = {"total": _gap(_time(records[0]), _time(records[-1]))}
+    received = first.get("data.received")
+    submitted = first.get("training.submitted")
+    finished = last.get("training.completed") or last.get("training.failed")
+    planned = first.get("rollout.planned")
+    settled = last.get("rollout.completed") or last.get("rollout.rolled_back")
+    if received and submitted:
+        spans["coalescing"] = _gap(received, submitted)
+    if submitted and finished:
+        spans["training"] = _gap(submitted, finished)
+    if planned and settled:
+        spans["rollout"] = _gap(planned, settled)
+    return spans
+
+
+def _outcome(steps: Sequence[Step]) -> str:
+    if not steps:
+        return "nothing recorded"
+    records = [s.record for s in steps]
+    last = records[-1]
+    by_action = {r.action: r for r in records}
+    if rolled := by_action.get("rollout.rolled_back"):
+        return f"rolled back: {rolled.reason}"
+    if done := by_action.get("rollout.completed"):
+        return f"{done.target} serving ({done.reason})"
+    if failed := by_action.get("training.failed"):
+        return f"training failed: {failed.reason}"
+    if all(r.outcome in ("rejected", "duplicate") for r in records):
+        return f"{last.outcome}: {last.reason}"
+    if last.outcome in ("failed", "rejected"):
+        return f"{last.outcome} at {last.action}: {last.reason}"
+    return f"in progress: last step {last.action} ({last.reason})"
+
+
+def _time(record: AuditRecord) -> datetime:
+    return datetime.fromisoformat(record.time)
+
+
+def _gap(earlier: datetime, later: datetime) -> float:
+    return max((later - earlier).total_seconds(), 0.0)
