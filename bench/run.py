@@ -41,6 +41,7 @@ def main() -> None:
         "events": run_json("bench_events.py"),
         "training": run_json("bench_training.py"),
         "host": run_json("bench_host.py"),
+        "audit": run_json("bench_audit.py"),
         "demo_seconds": demo_seconds(),
     }
     print(json.dumps(results, indent=2))
