@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from shared.cli_errors import CommandError
 from shared.settings import Settings
 
 READY = "mlops host listening on "
@@ -68,14 +69,14 @@ def _serve(args: argparse.Namespace) -> int:
     from shared.localhost.serve import HostOptions, ServeError, serve
 
     if args.reconcile_every is not None and args.reconcile_every <= 0:
-        print("mlops serve: --reconcile-every must be positive", file=sys.stderr)
-        return 2
+        raise CommandError("--reconcile-every must be positive", code=2)
     options = HostOptions(host=args.host, port=args.port, reconcile_every=args.reconcile_every)
     try:
         serve(_settings(args), options, lambda url: print(f"{READY}{url}", flush=True))
     except ServeError as error:
-        print(f"mlops serve: {error}", file=sys.stderr)
-        return 1
+        raise CommandError(
+            str(error), "is another `mlops serve` on that port? try --port 0"
+        ) from None
     print("mlops host stopped", flush=True)
     return 0
 
@@ -99,8 +100,7 @@ def _token(args: argparse.Namespace) -> int:
     from shared.localhost.host_keys import load_signing_key
 
     if args.minutes <= 0:
-        print("mlops token: --minutes must be positive", file=sys.stderr)
-        return 2
+        raise CommandError("--minutes must be positive", code=2)
     roles = [role.strip() for role in args.roles.split(",") if role.strip()]
     auth = EasyAuth(load_signing_key(_settings(args).home))
     print(auth.issue(args.name, roles, oid=args.oid, minutes=args.minutes))
@@ -112,8 +112,7 @@ def _upload(args: argparse.Namespace) -> int:
     from shared.localhost import topics
 
     if not args.file.is_file():
-        print(f"mlops upload: no such file: {args.file}", file=sys.stderr)
-        return 2
+        raise CommandError(f"no such file: {args.file}", code=2)
     settings = _settings(args)
     prefix = args.prefix.strip("/")
     blob_path = f"{prefix}/{args.file.name}" if prefix else args.file.name
@@ -122,8 +121,7 @@ def _upload(args: argparse.Namespace) -> int:
     try:
         props = blobs.upload(blob_path, args.file.read_bytes(), content_type)
     except ValueError as error:  # a prefix that climbs out of the container
-        print(f"mlops upload: {error}", file=sys.stderr)
-        return 2
+        raise CommandError(str(error), "use a folder inside the container, e.g. spam/", 2) from None
     storage = local_topic(settings, "Microsoft.Storage/storageAccounts")
     event = topics.blob_created(storage, props)
     return _deliver(args, [event], {"blob": props.url, "size": props.size, "etag": props.etag})
@@ -133,12 +131,12 @@ def _send_event(args: argparse.Namespace) -> int:
     try:
         doc = json.loads(args.file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        print(f"mlops send-event: cannot read {args.file}: {error}", file=sys.stderr)
-        return 2
+        raise CommandError(f"cannot read {args.file}: {error}", code=2) from None
     events = doc if isinstance(doc, list) else [doc]
     if not events or not all(isinstance(event, dict) for event in events):
-        print("mlops send-event: the file holds no event objects", file=sys.stderr)
-        return 2
+        raise CommandError(
+            f"{args.file} holds no event objects", "give an event, a CloudEvent, or a list", 2
+        )
     return _deliver(args, events, {})
 
 
@@ -154,8 +152,7 @@ def _deliver(args: argparse.Namespace, events: list[Any], extra: dict[str, Any])
         batches = {function: events} if function else by_function(events, load_routing())
         deliveries = [deliver(args.url, name, batch, key) for name, batch in batches.items()]
     except DeliveryFailed as error:
-        print(f"{command}: {error}", file=sys.stderr)
-        return 1
+        raise CommandError(str(error), "is `mlops serve` running there? (see --url)") from None
     if args.json:
         print(json.dumps({**extra, "deliveries": [d.to_dict() for d in deliveries]}, indent=2))
     else:

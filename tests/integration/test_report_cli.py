@@ -1,0 +1,104 @@
+"""`mlops report` on a real local home: writes the page and prints its path, limits it with
+--since, and on a missing or empty home says so in one line with a hint."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from shared.adapters.local.audit_sink import SqliteAuditSink
+from shared.adapters.local.clock import SystemClock
+from shared.cli_errors import CommandError, report_error
+from shared.cli_report import add_commands
+from shared.domain.audit import AuditEntry
+from shared.report.html import NO_RECORDS, NONE_IN_PERIOD
+from tests.fakes import FakeClock
+
+
+def mlops(*argv: str) -> int:
+    """What `mlops` does with a subcommand: the same parser shape and error handling."""
+    parser = argparse.ArgumentParser(prog="mlops")
+    parser.add_argument("--home", type=Path)
+    add_commands(parser.add_subparsers(required=True, dest="command"))
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except CommandError as error:
+        return report_error(args.command, error)
+    return code
+
+
+def seed(home: Path, entries: Sequence[AuditEntry], start: datetime | None = None) -> None:
+    clock = FakeClock(start) if start else SystemClock()
+    sink = SqliteAuditSink(home / "audit.db", clock)
+    for entry in entries:
+        sink.append(entry)
+    sink.close()
+
+
+ENTRIES = [
+    AuditEntry("storage", "data.received", "spam:a.tsv", "accepted", "added", "ev-1"),
+    AuditEntry("storage", "data.received", "spam:b.tsv", "rejected", "no label column", "ev-2"),
+    AuditEntry("ml", "model.registered", "spam-classifier@1", "accepted", "gate passed", "ev-3"),
+]
+
+
+def test_writes_the_report_and_prints_its_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    seed(home, ENTRIES)
+    monkeypatch.chdir(tmp_path)
+    assert mlops("--home", str(home), "report") == 0
+    written = tmp_path / "report.html"  # the default: the current folder
+    assert capsys.readouterr().out.strip() == str(written)
+    page = written.read_text(encoding="utf-8")
+    assert "3 records verified" in page
+    assert "data.received" in page and "Gate decisions" in page
+
+    out = tmp_path / "elsewhere.html"
+    assert mlops("--home", str(home), "report", "--output", str(out)) == 0
+    assert out.is_file()
+
+
+def test_since_limits_the_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seed(tmp_path, ENTRIES[:2], start=datetime.now(UTC) - timedelta(days=3))
+    seed(tmp_path, ENTRIES[2:])  # appended now, after the first two
+    out = tmp_path / "r.html"
+    assert mlops("--home", str(tmp_path), "report", "--output", str(out), "--since", "2h") == 0
+    page = out.read_text(encoding="utf-8")
+    assert "model.registered" in page and "data.received" not in page
+    assert "3 records verified" in page  # the chain is always checked whole
+
+    later = ("--since", "2099-01-01")
+    assert mlops("--home", str(tmp_path), "report", "--output", str(out), *later) == 0
+    empty = out.read_text(encoding="utf-8")
+    assert NONE_IN_PERIOD in empty and NO_RECORDS not in empty and "<svg" not in empty
+
+    assert mlops("--home", str(tmp_path), "report", "--since", "last tuesday") == 2
+    assert "not a time" in capsys.readouterr().err
+
+
+def test_a_missing_home_is_one_line_with_a_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "nowhere"
+    assert mlops("--home", str(home), "report", "--output", str(tmp_path / "r.html")) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("mlops report: no audit trail under") and "mlops demo" in line
+    assert not home.exists() and not (tmp_path / "r.html").exists()
+
+
+def test_an_empty_trail_is_one_line_with_a_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(tmp_path, [])
+    assert mlops("--home", str(tmp_path), "report", "--output", str(tmp_path / "r.html")) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert "is empty" in line and "mlops demo" in line
+    assert not (tmp_path / "r.html").exists()
