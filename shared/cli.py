@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from shared.cli_audit import add_commands as add_audit_commands
-from shared.cli_errors import CommandError, report_error
+from shared.cli_errors import CommandError, as_command_error, report_error
 from shared.cli_host import add_commands as add_host_commands
+from shared.cli_report import add_commands as add_report_commands
 from shared.cli_status import add_commands as add_status_commands
 from shared.logging_setup import configure_logging
 from shared.settings import Settings
@@ -27,6 +28,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return report_error(args.command, error)
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        if args.verbose:
+            raise
+        return report_error(args.command, as_command_error(error))
     return code
 
 
@@ -48,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     score.set_defaults(run=_score)
 
     add_status_commands(commands)
+    add_report_commands(commands)
     add_host_commands(commands)
     return parser
 

@@ -14,7 +14,8 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,10 @@ from shared.domain.models import BlobProperties
 from shared.domain.rollout import Rollout
 from shared.localhost import topics
 from shared.localhost.functions_registry import user_function
-from shared.services.data import WINDOW
-from shared.services.reconciler import JOB
+from shared.progress import Progress, Step, for_stream
 from shared.services.rollouts import ROLLOUT
 from shared.settings import Settings
+from shared.status import in_flight
 
 Rows = list[tuple[str, str]]
 Say = Callable[[str], None]
@@ -47,8 +48,11 @@ class DemoError(RuntimeError):
     pass
 
 
-def run_demo(home: Path, data: Path | None, say: Say = print) -> dict[str, Any]:
-    """Run the story under ``home`` (wiped first if it is a demo home) and return the report."""
+def run_demo(
+    home: Path, data: Path | None, say: Say = print, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Run the story under ``home`` (wiped first if it is a demo home) and return the report.
+    ``progress`` shows the waiting (default: a spinner on a terminal, else lines on stderr)."""
     _fresh_home(home, say)
     # The audit rows narrate the story; the same facts as log lines would only repeat them.
     logging.getLogger("mlops.events").setLevel(logging.ERROR)
@@ -56,7 +60,7 @@ def run_demo(home: Path, data: Path | None, say: Say = print) -> dict[str, Any]:
     settings = Settings(home=home, coalesce_quiet_seconds=1.0, canary_seconds=2.0)
     backend = bootstrap.build_local(settings)
     bootstrap.install(backend.deps)
-    story = _Story(backend, say)
+    story = _Story(backend, say, progress or for_stream())
     try:
         rows = _load_rows(data) if data else demodata.generate(4000, seed=7)
         say(f"data: {len(rows)} labelled messages from {data or 'the built-in generator'}")
@@ -67,10 +71,20 @@ def run_demo(home: Path, data: Path | None, say: Say = print) -> dict[str, Any]:
         backend.close()
 
 
+class _Idle:
+    def update(self, detail: str) -> None:
+        """Between steps nothing is shown."""
+
+
+_NOTHING: Step = _Idle()
+
+
 class _Story:
-    def __init__(self, backend: LocalBackend, say: Say) -> None:
+    def __init__(self, backend: LocalBackend, say: Say, progress: Progress) -> None:
         self.backend = backend
         self.say = say
+        self.progress = progress
+        self.waiting = _NOTHING
         self.settings = backend.deps.settings
         self.storage_topic = local_topic(self.settings, "Microsoft.Storage/storageAccounts")
         self.acr_topic = local_topic(self.settings, "Microsoft.ContainerRegistry/registries")
@@ -80,41 +94,50 @@ class _Story:
 
     def run(self, rows: Rows) -> None:
         first, second = rows[: len(rows) * 2 // 5], rows[len(rows) * 2 // 5 :]
-        self.step("1. A burst of training data lands: three files, one delivered five times")
-        events = [
-            self.upload(f"spam/batch-1/part-{i + 1:03d}.tsv", part)
-            for i, part in enumerate(_chunks(first, 3))
-        ]
-        for _ in range(4):  # Event Grid delivers at least once: the same event again
-            self.backend.events.publish(events[0])
-        self.pump()
-        self.step("2. Bad input is refused, audited, and starts nothing")
-        self.upload_bytes("misc/contacts.csv", b"name,phone\nann,0123\n", "text/csv")
-        self.publish(self.forged_blob_event("spam/../../secrets/key.tsv"))
-        self.publish(self.malformed_event())
-        self.step("3. The quiet window closes: ONE training job, then blue/green to blue at 100%")
-        self.settle()
-        self.step("4. A second, larger upload: v2 is smoke-tested, canaried at 10%, promoted")
-        for i, part in enumerate(_chunks(second, 2)):
-            self.upload(f"spam/batch-2/part-{i + 1:03d}.tsv", part)
-        self.settle()
-        self.step("5. Scrambled labels fool the gate; the smoke test catches it: rolled back")
-        self.upload("spam-relabelled/part-001.tsv", _relabelled(rows))
-        self.settle()
-        self.step("6. A model registered by hand, without the training job's gate: rejected")
-        self.register_by_hand()
-        self.settle()
-        self.step("7. A serving image is pushed: allow-listed and by digest rolls forward")
-        self.push_image(self.settings.allowed_registries[0], self.settings.allowed_repositories[0])
-        self.settle()
-        self.push_image("untrusted.example.io", "mlops/sklearn-serving")
-        self.push_image(self.settings.allowed_registries[0], "team-x/experimental")
-        self.settle()
-        self.step("8. Scoring through the endpoint (traffic-weighted routing)")
-        self.score()
+        with self.step("1. A burst of training data lands: three files, one delivered five times"):
+            events = [
+                self.upload(f"spam/batch-1/part-{i + 1:03d}.tsv", part)
+                for i, part in enumerate(_chunks(first, 3))
+            ]
+            for _ in range(4):  # Event Grid delivers at least once: the same event again
+                self.backend.events.publish(events[0])
+            self.pump()
+        with self.step("2. Bad input is refused, audited, and starts nothing"):
+            self.upload_bytes("misc/contacts.csv", b"name,phone\nann,0123\n", "text/csv")
+            self.publish(self.forged_blob_event("spam/../../secrets/key.tsv"))
+            self.publish(self.malformed_event())
+        with self.step(
+            "3. The quiet window closes: ONE training job, then blue/green to blue at 100%"
+        ):
+            self.settle()
+        with self.step("4. A second, larger upload: v2 is smoke-tested, canaried at 10%, promoted"):
+            for i, part in enumerate(_chunks(second, 2)):
+                self.upload(f"spam/batch-2/part-{i + 1:03d}.tsv", part)
+            self.settle()
+        with self.step("5. Scrambled labels fool the gate; the smoke test catches it: rolled back"):
+            self.upload("spam-relabelled/part-001.tsv", _relabelled(rows))
+            self.settle()
+        with self.step("6. A model registered by hand, without the training job's gate: rejected"):
+            self.register_by_hand()
+            self.settle()
+        with self.step("7. A serving image is pushed: allow-listed and by digest rolls forward"):
+            registry = self.settings.allowed_registries[0]
+            self.push_image(registry, self.settings.allowed_repositories[0])
+            self.settle()
+            self.push_image("untrusted.example.io", "mlops/sklearn-serving")
+            self.push_image(registry, "team-x/experimental")
+            self.settle()
+        with self.step("8. Scoring through the endpoint (traffic-weighted routing)"):
+            self.score()
 
-    def step(self, title: str) -> None:
+    @contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        """The story's heading on stdout; how long the step takes, and what it waits on,
+        on the progress display (stderr)."""
         self.say(f"\n== {title} ==")
+        with self.progress.step(title.split(":")[0]) as self.waiting:  # the heading's gist
+            yield
+        self.waiting = _NOTHING
 
     def upload(self, blob_path: str, rows: Rows) -> dict[str, Any]:
         data = demodata.tsv_bytes(rows)
@@ -185,7 +208,8 @@ class _Story:
                 self.seen_seq = record.seq
 
     def settle(self, timeout: float = 180.0) -> None:
-        """Run the host's loop (deliveries and the timer) until nothing is in flight."""
+        """Run the host's loop (deliveries and the timer) until nothing is in flight,
+        showing what is still in flight (training, a deployment becoming healthy, ...)."""
         deadline, quiet = time.monotonic() + timeout, 0
         while quiet < 3:
             if time.monotonic() > deadline:
@@ -193,17 +217,10 @@ class _Story:
             self.pump()
             self.reconcile(TimerRequest())
             self.tail()
-            quiet = quiet + 1 if self.idle() else 0
+            busy = in_flight(self.backend.deps, self.backend.events.pending())
+            self.waiting.update("; ".join(busy))
+            quiet = 0 if busy else quiet + 1
             time.sleep(0.3)
-
-    def idle(self) -> bool:
-        state = self.backend.deps.state
-        return (
-            self.backend.events.pending() == 0
-            and all(w.value.get("status") != "open" for w in state.list(WINDOW))
-            and all(j.value.get("status") != "running" for j in state.list(JOB))
-            and not any(Rollout.from_dict(r.value).active for r in state.list(ROLLOUT))
-        )
 
     def score(self) -> None:
         for text in SAMPLES:

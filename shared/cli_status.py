@@ -1,0 +1,381 @@
+"""`mlops status`: endpoints, deployments, traffic, model versions, rollouts, pending
+training, jobs, events and the audit chain, as tables (or ``--json``).
+
+With ``--url`` it reads a running host's, or the Azure Function App's, manual API instead
+(``GET {url}/api/endpoints`` with a bearer token from ``--token`` or ``MLOPS_TOKEN``): the
+same command works against Azure, but shows only what the API returns.
+
+``--json`` prints one document whose keys are stable (new ones may be added): the local
+report documented in shared/status.py, or with ``--url``::
+
+    {"source": "api", "url": str, "endpoints": [GET /api/endpoints's items, as returned],
+     "active_operations": [GET /api/operations/{id} of each endpoint's active rollout],
+     "not_available": [what only the local backend shows]}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from shared.domain.principal import READER
+from shared.settings import Settings
+
+TOKEN_ENV = "MLOPS_TOKEN"  # noqa: S105 (the variable's name, not a secret)
+NOT_AVAILABLE = ["models", "recent_rollouts", "open_windows", "jobs", "events", "audit"]
+TOKEN_HINT = (
+    f"get a token with `mlops token --name you --roles {READER}` locally, or "
+    "`az account get-access-token --resource api://<api-client-id>` in Azure, "
+    f"and pass it with --token or {TOKEN_ENV}"
+)
+_WIDTH = 100  # when stdout is not a terminal (a log, a pipe) and COLUMNS is unset
+_STYLES = {
+    **dict.fromkeys(("succeeded", "completed", "passed", "accepted"), "green"),
+    **dict.fromkeys(("creating", "deleting", "queued", "running", "open"), "yellow"),
+    **dict.fromkeys(("planned", "deploying", "smoke_testing", "canary", "promoted"), "yellow"),
+    **dict.fromkeys(("failed", "canceled", "rolled_back", "rejected"), "red"),
+    "superseded": "dim",
+}
+
+
+class ApiError(Exception):
+    """The API could not be read; the message is one line, ready for stderr."""
+
+
+def add_commands(commands: Any) -> None:
+    """Add `status` to the `mlops` parser's subparsers."""
+    status = commands.add_parser("status", help="endpoint, deployments, traffic, rollouts")
+    status.add_argument("--json", action="store_true", help="one JSON document for scripts")
+    status.add_argument("--url", help="read this host's or Function App's API instead")
+    status.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_ENV, ""),
+        help=f"bearer token for --url (default: ${TOKEN_ENV}, which keeps it off ps)",
+    )
+    status.set_defaults(run=_status)
+
+
+def _status(args: argparse.Namespace) -> int:
+    if args.url:
+        return _remote(args.url, args.token, as_json=args.json)
+    from shared.bootstrap import build_local
+    from shared.status import status_report
+
+    backend = build_local(Settings(home=args.home) if args.home else Settings())
+    try:
+        report = status_report(backend)
+    finally:
+        backend.close()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _show(stdout_console(), lambda console: render(report, console))
+    return 0
+
+
+def _remote(url: str, token: str, *, as_json: bool) -> int:
+    try:
+        endpoints = fetch_endpoints(url, token)
+    except ApiError as error:
+        print(f"mlops status: {error}", file=sys.stderr)
+        return 1
+    operations = _operations(url, token, endpoints)
+    if as_json:
+        doc = {"source": "api", "url": url, "endpoints": endpoints}
+        doc |= {"active_operations": operations, "not_available": NOT_AVAILABLE}
+        print(json.dumps(doc, indent=2))
+    else:
+        _show(stdout_console(), lambda console: render_api(endpoints, operations, console))
+    return 0
+
+
+def fetch_endpoints(url: str, token: str) -> list[dict[str, Any]]:
+    """``GET {url}/api/endpoints``'s endpoints; raises ApiError."""
+    body = fetch(url, "/api/endpoints", token)
+    endpoints = body.get("endpoints") if isinstance(body, dict) else None
+    if not isinstance(endpoints, list):
+        raise ApiError(f"{url} answered without an endpoints list")
+    return [view for view in endpoints if isinstance(view, dict)]
+
+
+def _operations(url: str, token: str, endpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each active rollout as its operation (since when, who asked, what kind); the
+    endpoint's summary of it when the operation cannot be read (it may have just ended)."""
+    found = []
+    for view in endpoints:
+        active = view.get("active_rollout")
+        if not isinstance(active, dict):
+            continue
+        try:
+            operation = fetch(url, f"/api/operations/{quote(str(active['operation_id']))}", token)
+        except (ApiError, KeyError):
+            operation = None
+        found.append(operation if isinstance(operation, dict) else active)
+    return found
+
+
+def fetch(url: str, path: str, token: str, timeout: float = 30.0) -> Any:
+    """GET a JSON document from the API; raises ApiError with a one-line reason."""
+    target = f"{url.rstrip('/')}{path}"
+    if not target.startswith(("http://", "https://")):
+        raise ApiError(f"--url must start with http:// or https://, not {url!r}")
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token.strip()}"
+    request = urllib.request.Request(target, headers=headers)  # noqa: S310 (scheme checked)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
+            return json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        raise ApiError(_refusal(target, error.code, error.read())) from None
+    except (urllib.error.URLError, OSError) as error:
+        raise ApiError(f"cannot reach {target}: {getattr(error, 'reason', error)}") from None
+    except ValueError:
+        raise ApiError(f"{target} did not answer JSON") from None
+
+
+def _refusal(target: str, status: int, body: bytes) -> str:
+    try:
+        doc = json.loads(body)
+        said = str(doc.get("message") or doc.get("error") or "") if isinstance(doc, dict) else ""
+    except ValueError:
+        said = body.decode(errors="replace")
+    said = " ".join(said.split())[:200]
+    answer = f"{target} answered {status}" + (f" ({said})" if said else "")
+    return f"{answer}: {TOKEN_HINT}" if status in (401, 403) else answer
+
+
+def stdout_console() -> Console:
+    console = Console(file=sys.stdout, highlight=False)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = _WIDTH
+    return console
+
+
+def _show(console: Console, draw: Callable[[Console], None]) -> None:
+    """On a terminal, draw directly; elsewhere without the padding rich adds to every table
+    line, so logs and diffs carry no trailing spaces."""
+    if console.is_terminal:
+        draw(console)
+        return
+    with console.capture() as captured:
+        draw(console)
+    console.file.write("".join(f"{line.rstrip()}\n" for line in captured.get().splitlines()))
+
+
+def render_api(
+    endpoints: Sequence[Mapping[str, Any]],
+    operations: Sequence[Mapping[str, Any]],
+    console: Console,
+) -> None:
+    """What the API returned, and what it cannot tell."""
+    parts = [_endpoint_part(_from_api(view)) for view in endpoints]
+    parts.append(_active_part(operations))
+    if not endpoints:
+        parts.append(Text("The API lists no endpoint: nothing has been deployed yet."))
+    note = (
+        "Models, recent rollouts, pending training, jobs, events and the audit chain need "
+        "the local backend: run `mlops status` without --url where the state lives."
+    )
+    _print_parts(console, [*parts, Text(note, style="dim")])
+
+
+def render(report: Mapping[str, Any], console: Console) -> None:
+    """The local report as a few small tables; ``console`` decides colour and width."""
+    parts = [
+        _endpoint_part(report["endpoint"]),
+        _models_part(report["models"]),
+        _active_part(report["active_rollouts"]),
+        _rollouts_part(report["recent_rollouts"]),
+        _windows_part(report["open_windows"]),
+        _jobs_part(report["jobs"]),
+        _footer_part(report),
+    ]
+    _print_parts(console, [part for part in parts if part is not None])
+
+
+def _print_parts(console: Console, parts: list[RenderableType]) -> None:
+    for index, part in enumerate(parts):
+        if index:
+            console.line()
+        console.print(part)
+
+
+def _endpoint_part(endpoint: Mapping[str, Any]) -> RenderableType:
+    deployments = endpoint["deployments"]
+    if not deployments:
+        return _none(f"Endpoint {endpoint['name']}: no deployments")
+    split = " · ".join(f"{name} {weight}%" for name, weight in endpoint["traffic"].items())
+    table = _table(f"Endpoint {endpoint['name']}", "deployment", "traffic", "model", "state")
+    table.caption = escape(f"traffic: {split or 'none'}")
+    table.add_column("image")
+    for d in deployments:
+        state = _state(d["state"]) + (Text(f" {d['error']}", style="red") if d["error"] else "")
+        _row(table, d["name"], f"{d['traffic']}%", d["model"], state, _image(d["image"]))
+    return table
+
+
+def _models_part(models: list[Mapping[str, Any]]) -> RenderableType:
+    if not models:
+        return _none("Model versions: none registered")
+    table = _table("Model versions", "v", "gate", "acc", "prec", "recall", "f1", "auc", "on")
+    table.add_column("registered", no_wrap=True)
+    table.add_column("gate reason", overflow="ellipsis", no_wrap=False)
+    metrics = ("accuracy", "precision", "recall", "f1", "roc_auc")
+    for m in models:
+        refused = m.get("decision") == "rejected"  # the app's own gate: no tags, bad metrics
+        reason = (m["decision_reason"] if refused else m["gate_reason"]) or ""
+        gate = _state("rejected" if refused else m["gate"] or "-")
+        scores = (_metric(m[name]) for name in metrics)
+        on, when = ",".join(m["deployments"]), _when(m["registered"])
+        _row(table, m["version"], gate, *scores, on, when, Text(reason, no_wrap=True))
+    return table
+
+
+def _active_part(active: Sequence[Mapping[str, Any]]) -> RenderableType:
+    if not active:
+        return _none("Rollout in flight: none")
+    table = _table("Rollout in flight", "operation", "kind", "model", "to", "phase", "since")
+    table.add_column("requested by")
+    for r in active:
+        _row(
+            table,
+            r.get("operation_id") or r["id"],
+            r.get("kind", ""),
+            _model(r["model"]),
+            r.get("colour") or r.get("deployment") or "",
+            _state(r["phase"]),
+            _when(r.get("phase_since")),
+            _who(r.get("requested_by")),
+        )
+    return table
+
+
+def _rollouts_part(rollouts: list[Mapping[str, Any]]) -> RenderableType | None:
+    if not rollouts:
+        return None
+    table = _table("Recent rollouts (latest last)", "rollout", "kind", "model", "to", "phase")
+    table.add_column("since", no_wrap=True)
+    for r in rollouts:
+        cells = (r["id"], r["kind"], r["model"], r["deployment"] or "")
+        _row(table, *cells, _state(r["phase"]), _when(r["since"]))
+    return table
+
+
+def _windows_part(windows: list[Mapping[str, Any]]) -> RenderableType:
+    if not windows:
+        return _none("Pending coalesced training: none")
+    table = _table("Pending coalesced training", "dataset", "blobs", "opened", "due", "window")
+    for w in windows:
+        when = (_when(w["opened"]), _when(w["due"]))
+        _row(table, w["dataset"], str(w["blobs"]), *when, w["window_id"])
+    return table
+
+
+def _jobs_part(jobs: list[Mapping[str, Any]]) -> RenderableType:
+    if not jobs:
+        return _none("Training jobs: none")
+    table = _table("Training jobs (latest last)", "job", "status", "dataset", "submitted")
+    for j in jobs:
+        _row(table, j["name"], _state(j["status"]), j["dataset"] or "", _when(j["submitted"]))
+    return table
+
+
+def _footer_part(report: Mapping[str, Any]) -> RenderableType:
+    dead = report["dead_letters"]
+    events = Text(f"Events: {report['pending_events']} pending, ")
+    events.append(f"{len(dead)} dead letter(s)", style="red" if dead else "green")
+    audit = report["audit"]
+    chain = Text(f"Audit: {audit['records']} records, chain ")
+    if audit["chain_valid"]:
+        chain.append("valid", style="green")
+    else:
+        chain.append(f"BROKEN at seq {audit['first_bad_seq']}: {audit['problem']}", style="red")
+    return Group(events, *(Text(f"  {path}", style="red") for path in dead), chain)
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(
+        title=escape(title),
+        title_justify="left",
+        title_style="bold",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+    return table
+
+
+def _row(table: Table, *cells: str | Text) -> None:
+    """Cells as Text: a dataset or a reason with brackets is data, not rich markup."""
+    table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells))
+
+
+def _none(line: str) -> Text:
+    return Text(line, style="bold")
+
+
+def _from_api(view: Mapping[str, Any]) -> dict[str, Any]:
+    """An API endpoint view in the local report's shape, so one renderer shows both."""
+    deployments = [
+        {**d, "model": _model(d["model"]), "error": d.get("error", "")}
+        for d in view.get("deployments", [])
+    ]
+    return {"name": view["name"], "traffic": view["traffic"], "deployments": deployments}
+
+
+def _state(value: str | None) -> Text:
+    return Text(value or "", style=_STYLES.get(value or "", ""))
+
+
+def _metric(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _model(ref: Any) -> str:
+    return f"{ref['name']}:{ref['version']}" if isinstance(ref, Mapping) else str(ref)
+
+
+def _image(image: str | None) -> Text:
+    """A digest is 71 characters: its first 12 hex digits, on their own line, tell images
+    apart and keep the table inside 100 columns."""
+    if not image:
+        return Text("default", style="dim")
+    name, at, digest = image.partition("@sha256:")
+    return Text(f"{name}\n@sha256:{digest[:12]}…" if at else image, overflow="fold")
+
+
+def _when(iso: str | None) -> str:
+    """UTC to the second; what is not an ISO time is shown as it came."""
+    try:
+        moment = datetime.fromisoformat(iso or "")
+    except ValueError:
+        return iso or "-"
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _who(requested_by: Mapping[str, Any] | None) -> str:
+    """A person's name when the API knew it; otherwise the event source's last segments."""
+    if not requested_by:
+        return ""
+    actor = str(requested_by.get("actor", ""))
+    return str(requested_by.get("name") or "/".join(actor.rsplit("/", 2)[-2:]))
