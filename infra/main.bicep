@@ -49,6 +49,15 @@ param reconcileSchedule string = '0 */1 * * * *'
 @description('Repositories in the registry that may roll forward (comma separated).')
 param allowedRepositories string = 'mlops/sklearn-serving'
 
+@description('Resource id of an existing action group the alert rules notify (infra/monitoring/README.md). Empty: an e-mail group for alertEmail, or no notification.')
+param alertActionGroupId string = ''
+
+@description('E-mail address the alert rules notify when no alertActionGroupId is given.')
+param alertEmail string = ''
+
+@description('Failed function invocations within 15 minutes above which the function-errors alert fires.')
+param alertFunctionErrorThreshold int = 5
+
 var tags = { 'azd-env-name': environmentName, project: 'secure-mlops-azure' }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var prefix = 'mlops-${environmentName}'
@@ -87,6 +96,21 @@ module monitoring 'modules/monitoring.bicep' = {
     logAnalyticsName: 'log-${prefix}'
     applicationInsightsName: 'appi-${prefix}'
     dataCollectionRuleName: 'dcr-${prefix}-audit'
+  }
+}
+
+// The query pack, workbook and alert rules on that workspace (infra/monitoring/).
+module monitoringQueries 'modules/monitoring-queries.bicep' = {
+  name: 'monitoring-queries'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    namePrefix: prefix
+    logAnalyticsId: monitoring.outputs.logAnalyticsId
+    actionGroupId: alertActionGroupId
+    alertEmail: alertEmail
+    functionErrorThreshold: alertFunctionErrorThreshold
   }
 }
 
@@ -290,6 +314,7 @@ output AZURE_CONTAINER_REGISTRY_NAME string = registry.outputs.name
 output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_LOG_ANALYTICS_NAME string = monitoring.outputs.logAnalyticsName
+output AZURE_LOG_ANALYTICS_WORKSPACE_ID string = monitoring.outputs.logAnalyticsCustomerId
 output AZURE_DATA_STORAGE_ACCOUNT_NAME string = dataStorage.outputs.name
 output AZURE_API_CLIENT_ID string = apiClientId
 output EVENT_SUBSCRIPTIONS_DEPLOYED bool = deployEventSubscriptions

@@ -18,7 +18,7 @@ param retentionInDays int = 30
 param auditRetentionInDays int = 365
 
 // The audit table's columns: shared.domain.audit.AUDIT_TABLE_COLUMNS, in the same order.
-// tests/infra/test_bicep_structure.py fails when the two differ. EventTime keeps the record's
+// tests/infra/test_app_settings.py fails when the two differ. EventTime keeps the record's
 // exact time text because the hash covers that text; TimeGenerated is the table's own clock.
 var auditColumns = [
   { name: 'TimeGenerated', type: 'datetime' }
@@ -143,6 +143,8 @@ resource auditRuleDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-
 
 output logAnalyticsId string = logAnalytics.id
 output logAnalyticsName string = logAnalytics.name
+// The workspace GUID that `az monitor log-analytics query -w` takes.
+output logAnalyticsCustomerId string = logAnalytics.properties.customerId
 output applicationInsightsId string = applicationInsights.id
 output applicationInsightsName string = applicationInsights.name
 output applicationInsightsConnectionString string = applicationInsights.properties.ConnectionString
