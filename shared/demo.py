@@ -14,8 +14,9 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +25,16 @@ from azure.functions.timer import TimerRequest
 from shared import bootstrap, demodata
 from shared.audit_view import row, table
 from shared.bootstrap import LocalBackend, local_topic
+from shared.domain.audit import AuditRecord
 from shared.domain.models import BlobProperties
 from shared.domain.rollout import Rollout
 from shared.localhost import topics
 from shared.localhost.functions_registry import user_function
 from shared.progress import Progress, Step, for_stream
+from shared.report import build_report
 from shared.services.rollouts import ROLLOUT
 from shared.settings import Settings
-from shared.status import in_flight
+from shared.status import in_flight, status_report
 
 Rows = list[tuple[str, str]]
 Say = Callable[[str], None]
@@ -277,8 +280,30 @@ class _Story:
         }
         path = settings.home / "demo-report.json"
         path.write_text(json.dumps(report, indent=2, sort_keys=False))
-        self.say(f"report: {path}")
+        page = settings.home / "demo-report.html"
+        page.write_text(
+            build_report(records, status_report(self.backend), chain, datetime.now(UTC))
+        )
+        self.say(f"report: {path}\ncharts: {page} (open it in a browser; nothing is fetched)")
+        self.say(_next_steps(settings.home, records))
         return report
+
+
+def _next_steps(home: Path, records: Sequence[AuditRecord]) -> str:
+    """What to try on this trail, with its real ids."""
+    upload = next(r for r in records if r.action == "data.received" and r.outcome == "accepted")
+    rolled_back = next((r for r in records if r.action == "rollout.rolled_back"), None)
+    steps = [
+        ("status", "what serves, model metrics, what is in flight"),
+        (f"explain {upload.correlation_id[:8]}", "the first upload, from event to serving"),
+        ("audit --outcome rejected", "everything refused, and why"),
+    ]
+    if rolled_back:
+        model = rolled_back.target.split()[-1].replace(":", "@")
+        steps.append((f"explain {model}", "the model that was rolled back"))
+    width = max(len(command) for command, _ in steps)
+    lines = [f"  mlops --home {home} {cmd:<{width}}  # {why}" for cmd, why in steps]
+    return "\n".join(["\n== Next: ask the trail ==", *lines])
 
 
 def _rollout_summary(rollout: Rollout) -> dict[str, Any]:

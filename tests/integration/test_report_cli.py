@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,24 +11,14 @@ import pytest
 
 from shared.adapters.local.audit_sink import SqliteAuditSink
 from shared.adapters.local.clock import SystemClock
-from shared.cli_errors import CommandError, report_error
-from shared.cli_report import add_commands
+from shared.cli import main
 from shared.domain.audit import AuditEntry
 from shared.report.html import NO_RECORDS, NONE_IN_PERIOD
 from tests.fakes import FakeClock
 
 
 def mlops(*argv: str) -> int:
-    """What `mlops` does with a subcommand: the same parser shape and error handling."""
-    parser = argparse.ArgumentParser(prog="mlops")
-    parser.add_argument("--home", type=Path)
-    add_commands(parser.add_subparsers(required=True, dest="command"))
-    args = parser.parse_args(argv)
-    try:
-        code: int = args.run(args)
-    except CommandError as error:
-        return report_error(args.command, error)
-    return code
+    return main(list(argv))
 
 
 def seed(home: Path, entries: Sequence[AuditEntry], start: datetime | None = None) -> None:
