@@ -19,6 +19,7 @@ sys.path.insert(0, str(REPO))
 from shared.adapters.local.audit_sink import SqliteAuditSink  # noqa: E402
 from shared.domain.audit import AuditEntry  # noqa: E402
 from shared.explain import explain  # noqa: E402
+from shared.report import build_report  # noqa: E402
 
 RECORDS = 100_000
 STEPS = ("deploying", "smoke_testing", "canary", "promoted", "completed")
@@ -89,6 +90,8 @@ def main() -> dict[str, Any]:
         load_seconds, records = timed(sink.records)
         explain_seconds, told = timed(lambda: explain(records, "ev-4000-1"))
         verify_seconds, report = timed(sink.verify)
+        now = datetime.now(UTC)
+        page_seconds, page = timed(lambda: build_report(records, None, report, now))
         sink.close()
     assert report.valid and len(told.steps) == 11, (report, len(told.steps))
     return {
@@ -99,6 +102,8 @@ def main() -> dict[str, Any]:
         "load_all_seconds": load_seconds,
         "explain_seconds": explain_seconds,
         "verify_seconds": verify_seconds,
+        "report_seconds": page_seconds,
+        "report_kilobytes": round(len(page.encode()) / 1024),
     }
 
 
