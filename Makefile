@@ -38,10 +38,10 @@ $(CHECKOV):
 	$(TOOLS)/checkov/bin/pip install --quiet checkov==3.3.30
 
 $(CHROMIUM):
-	@if [ "$$(id -u)" != 0 ]; then \
-		echo "install Chromium (Debian: apt-get install chromium) or set CHROMIUM=" >&2; exit 1; fi
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation
+	@if [ "$$(id -u)" = 0 ]; then sudo=; elif sudo -n true 2>/dev/null; then sudo=sudo; else \
+		echo "install Chromium (Debian: apt-get install chromium) or set CHROMIUM=" >&2; exit 1; fi; \
+	set -x; $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install \
+		-y -qq --no-install-recommends chromium fonts-liberation
 
 tools: $(AZURITE) $(ACTIONLINT) $(KUSTO) $(CHECKOV) $(CHROMIUM)  ## install the test tools
 
