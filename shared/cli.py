@@ -76,13 +76,17 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _score(args: argparse.Namespace) -> int:
     from shared.bootstrap import build_local
+    from shared.progress import for_stream
 
     settings = _settings(args)
     backend = build_local(settings)
+    # A stopped local deployment restarts on the first request: that can take a while.
     try:
-        answer = backend.platform.invoke(
-            settings.endpoint_name, {"data": list(args.texts)}, deployment=args.deployment
-        )
+        backend.platform.get_endpoint(settings.endpoint_name)  # a missing one fails at once
+        with for_stream().step(f"scoring through {settings.endpoint_name}"):
+            answer = backend.platform.invoke(
+                settings.endpoint_name, {"data": list(args.texts)}, deployment=args.deployment
+            )
     finally:
         backend.close()
     print(json.dumps(answer, indent=2))

@@ -117,7 +117,7 @@ def _audit(args: argparse.Namespace) -> int:
         return _verify(args)
     filters = _filters(args)
     if args.records:
-        records = [r for r in _export(args.records) if filters.match(r)]
+        records = [r for r in read_export(args.records) if filters.match(r)]
         records = records[-args.limit :] if args.limit else records
     else:
         with _local_sink(args) as sink:
@@ -167,7 +167,7 @@ def _verify(args: argparse.Namespace) -> int:
     if args.records:
         from shared.audit_export import verify_export
 
-        report, scope = verify_export(_export(args.records)), f"{args.records}"
+        report, scope = verify_export(read_export(args.records)), f"{args.records}"
     else:
         with _local_sink(args) as sink:
             report, scope = sink.verify(), "local trail"
@@ -193,7 +193,7 @@ def _explain(args: argparse.Namespace) -> int:
     from shared.explain import AmbiguousId, StoryNotFound, explain
 
     if args.records:
-        records = _export(args.records)
+        records = read_export(args.records)
     else:
         with _local_sink(args) as sink:
             records = sink.records()
@@ -219,7 +219,8 @@ def _print(args: argparse.Namespace, records: list[AuditRecord]) -> None:
         print(table(records))
 
 
-def _export(path: Path) -> list[AuditRecord]:
+def read_export(path: Path) -> list[AuditRecord]:
+    """An export of Azure's trail (--records), or a one-line error with a hint."""
     from shared.audit_export import BadExport, load_export
 
     try:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shared.cli_errors import CommandError
+from shared.domain.audit import AuditRecord, ChainReport
 from shared.settings import Settings
 from shared.timespec import HELP as TIME_HELP
 from shared.timespec import BadTime, parse_when
@@ -30,14 +32,18 @@ def add_commands(commands: Any) -> None:
         help="where to write it (default: report.html in the current folder)",
     )
     report.add_argument("--since", help=f"only records from this time; {TIME_HELP}")
+    report.add_argument(
+        "--records", type=Path, help="an export of Azure's trail instead of --home (no status)"
+    )
     report.set_defaults(run=_report)
 
 
 def _report(args: argparse.Namespace) -> int:
     from shared.bootstrap import build_local
-    from shared.report import build_report
 
     since = _since(args.since)
+    if args.records:
+        return _write(args.output, *_exported(args.records, since))
     settings = Settings(home=args.home) if args.home else Settings()
     home = settings.home.resolve()
     if not (home / "audit.db").is_file():  # checked first: build_local would create the home
@@ -51,8 +57,30 @@ def _report(args: argparse.Namespace) -> int:
         status = _status(backend)
     finally:
         backend.close()
+    return _write(args.output, records, status, chain)
+
+
+def _exported(path: Path, since: datetime | None) -> tuple[list[AuditRecord], None, ChainReport]:
+    """Azure's trail as exported from Log Analytics: its chain is the export's own links."""
+    from shared.audit_export import verify_export
+    from shared.cli_audit import read_export
+
+    records = read_export(path)
+    if not records:
+        raise CommandError(f"{path} holds no audit records", "widen the export's --timespan")
+    chosen = [r for r in records if since is None or datetime.fromisoformat(r.time) >= since]
+    return chosen, None, verify_export(records)
+
+
+def _write(
+    output: Path,
+    records: Sequence[AuditRecord],
+    status: dict[str, Any] | None,
+    chain: ChainReport,
+) -> int:
+    from shared.report import build_report
+
     html = build_report(records, status, chain, datetime.now(UTC))
-    output: Path = args.output
     try:
         output.write_text(html, encoding="utf-8")
     except OSError as error:

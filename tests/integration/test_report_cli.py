@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from shared.cli import main
 from shared.domain.audit import AuditEntry
 from shared.report.html import NO_RECORDS, NONE_IN_PERIOD
 from tests.fakes import FakeClock
+from tests.integration.test_audit_cli import export_rows
 
 
 def mlops(*argv: str) -> int:
@@ -91,3 +93,22 @@ def test_an_empty_trail_is_one_line_with_a_hint(
     [line] = capsys.readouterr().err.splitlines()
     assert "is empty" in line and "mlops demo" in line
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_report_from_an_azure_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Log Analytics rows (as `az monitor log-analytics query -o json` gives them: every
+    value a string) make the same charts, with the export's own chain check."""
+    seed(tmp_path, ENTRIES)
+    exported = tmp_path / "trail.json"
+    exported.write_text(json.dumps(export_rows(tmp_path)))
+    out = tmp_path / "azure.html"
+    nowhere = tmp_path / "no-home"
+    args = ("--home", str(nowhere), "report", "--records", str(exported), "--output", str(out))
+    assert mlops(*args) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "3 records verified" in page and "Gate decisions" in page
+    assert not nowhere.exists()  # an export needs no local state
+
+    exported.write_text("[]")
+    assert mlops(*args) == 1
+    assert "holds no audit records" in capsys.readouterr().err
