@@ -32,6 +32,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from shared.cli_errors import CommandError
 from shared.domain.principal import READER
 from shared.settings import Settings
 
@@ -91,8 +92,7 @@ def _remote(url: str, token: str, *, as_json: bool) -> int:
     try:
         endpoints = fetch_endpoints(url, token)
     except ApiError as error:
-        print(f"mlops status: {error}", file=sys.stderr)
-        return 1
+        raise CommandError(str(error)) from None
     operations = _operations(url, token, endpoints)
     if as_json:
         doc = {"source": "api", "url": url, "endpoints": endpoints}
