@@ -20,7 +20,7 @@ from shared.settings import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     configure_logging(logging.INFO if args.verbose else logging.WARNING)
     try:
         code: int = args.run(args)
@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlops", description=__doc__)
     parser.add_argument("--home", type=Path, help="state folder (default: $MLOPS_HOME or .mlops)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log the functions' work")
