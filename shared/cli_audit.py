@@ -30,7 +30,7 @@ def add_commands(commands: Any) -> None:
     audit = commands.add_parser("audit", help="the audit trail: filter, follow, verify")
     audit.add_argument("action", nargs="?", choices=["verify"], help="verify: recompute the chain")
     out = audit.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help="a JSON array")
+    out.add_argument("--json", action="store_true", help="a JSON array (lines with --follow)")
     out.add_argument("--jsonl", action="store_true", help="one JSON object per line")
     audit.add_argument("--since", help=f"from this time; {TIME_HELP}")
     audit.add_argument("--until", help="up to (not including) this time")
