@@ -29,7 +29,6 @@ lists run oldest first (the last 5 rollouts, the last 10 jobs)::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,7 +40,7 @@ from shared.ports import NotFound
 from shared.services.api_views import operation_view
 from shared.services.data import WINDOW
 from shared.services.deps import Deps
-from shared.services.reconciler import JOB
+from shared.services.reconciler import JOB, window_due
 from shared.services.rollouts import ROLLOUT
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
@@ -195,22 +194,12 @@ def _recent(rollout: Rollout) -> dict[str, Any]:
 
 
 def _open_windows(deps: Deps) -> list[dict[str, Any]]:
-    """Pending coalesced training: each window with when the timer may close it (a quiet
-    gap after the last blob, or the maximum age, whichever comes first)."""
-    settings = deps.settings
-    quiet = timedelta(seconds=settings.coalesce_quiet_seconds)
-    oldest = timedelta(seconds=settings.coalesce_max_seconds)
-    windows = []
-    for stored in deps.state.list(WINDOW):
-        window = dict(stored.value)
-        if window.get("status") != "open":
-            continue
-        due = min(
-            datetime.fromisoformat(window["last_event"]) + quiet,
-            datetime.fromisoformat(window["opened"]) + oldest,
-        )
-        windows.append({**window, "due": due.isoformat(timespec="seconds")})
-    return windows
+    """Pending coalesced training: each open window with when the timer may close it."""
+    return [
+        {**stored.value, "due": window_due(stored.value, deps.settings).isoformat("T", "seconds")}
+        for stored in deps.state.list(WINDOW)
+        if stored.value.get("status") == "open"
+    ]
 
 
 def _jobs(deps: Deps, audit: AuditTrail) -> list[dict[str, Any]]:

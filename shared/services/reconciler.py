@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from shared.domain.audit import AuditEntry, Outcome
 from shared.domain.models import ModelRef, TrainingJobRequest
@@ -15,6 +16,9 @@ from shared.ports import ConcurrencyConflict, NotFound, TransientError
 from shared.services.data import DATASET_FILE, WINDOW, WINDOW_BLOB
 from shared.services.deps import Deps
 from shared.services.rollouts import ROLLOUT, advance
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +82,20 @@ def _close_windows(deps: Deps, report: ReconcileReport) -> None:
         )
 
 
-def _window_closed(window: Any, now: datetime, deps: Deps) -> bool:
-    quiet = (now - datetime.fromisoformat(window["last_event"])).total_seconds()
-    age = (now - datetime.fromisoformat(window["opened"])).total_seconds()
-    return (
-        quiet >= deps.settings.coalesce_quiet_seconds or age >= deps.settings.coalesce_max_seconds
+def window_due(window: Mapping[str, Any], settings: Settings) -> datetime:
+    """When an open window closes: a quiet gap after its last blob, or its maximum age,
+    whichever comes first."""
+    quiet = datetime.fromisoformat(window["last_event"]) + timedelta(
+        seconds=settings.coalesce_quiet_seconds
     )
+    oldest = datetime.fromisoformat(window["opened"]) + timedelta(
+        seconds=settings.coalesce_max_seconds
+    )
+    return min(quiet, oldest)
+
+
+def _window_closed(window: Any, now: datetime, deps: Deps) -> bool:
+    return now >= window_due(window, deps.settings)
 
 
 def _job_request(window: Any, deps: Deps) -> TrainingJobRequest:
