@@ -54,7 +54,7 @@ def _report(args: argparse.Namespace) -> int:
         if chain.records == 0:
             raise CommandError(f"the audit trail under {home} is empty", HINT)
         records = backend.audit.records(since=since)
-        status = _status(backend)
+        status = _status(backend, chain)
     finally:
         backend.close()
     return _write(args.output, records, status, chain)
@@ -96,13 +96,13 @@ def _since(text: str | None) -> datetime | None:
         raise CommandError(str(error), code=2) from None
 
 
-def _status(backend: LocalBackend) -> dict[str, Any] | None:
+def _status(backend: LocalBackend, chain: ChainReport) -> dict[str, Any] | None:
     """Status is the header's extra: a backend that cannot report it still gets the
     audit charts, and the page says the status is unavailable."""
     from shared.status import status_report
 
     try:
-        return status_report(backend)
+        return status_report(backend, chain)
     except Exception as error:  # any adapter failure; the audit trail is what matters here
         print(f"mlops report: status unavailable ({error}); charts only", file=sys.stderr)
         return None

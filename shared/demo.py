@@ -282,7 +282,7 @@ class _Story:
         path.write_text(json.dumps(report, indent=2, sort_keys=False))
         page = settings.home / "demo-report.html"
         page.write_text(
-            build_report(records, status_report(self.backend), chain, datetime.now(UTC))
+            build_report(records, status_report(self.backend, chain), chain, datetime.now(UTC))
         )
         self.say(f"report: {path}\ncharts: {page} (open it in a browser; nothing is fetched)")
         self.say(_next_steps(settings.home, records))

@@ -60,17 +60,20 @@ class EventQueue(Protocol):
     def dead_letters(self) -> Sequence[Path]: ...
 
 
-def status_report(backend: LocalBackend) -> dict[str, Any]:
-    return build_status(backend.deps, backend.events, backend.audit)
+def status_report(backend: LocalBackend, chain: ChainReport | None = None) -> dict[str, Any]:
+    """``chain``: a verification the caller already made (it reads the whole trail)."""
+    return build_status(backend.deps, backend.events, backend.audit, chain)
 
 
-def build_status(deps: Deps, events: EventQueue, audit: AuditTrail) -> dict[str, Any]:
+def build_status(
+    deps: Deps, events: EventQueue, audit: AuditTrail, chain: ChainReport | None = None
+) -> dict[str, Any]:
     endpoint = _endpoint(deps)
     rollouts = sorted(
         (Rollout.from_dict(s.value) for s in deps.state.list(ROLLOUT)), key=lambda r: r.phase_since
     )
     jobs = _jobs(deps, audit)
-    chain = audit.verify()
+    chain = chain or audit.verify()
     return {
         "source": "local",
         "endpoint": _endpoint_doc(deps.settings.endpoint_name, endpoint),
