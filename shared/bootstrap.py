@@ -89,7 +89,7 @@ def build_local(settings: Settings) -> LocalBackend:
         repo_root=REPO_ROOT,
         positive_label=settings.positive_label,
     )
-    audit = SqliteAuditSink(home / "audit.db", clock)
+    audit = SqliteAuditSink(local_audit_path(settings), clock)
     built = Deps(
         settings=settings,
         platform=platform,
@@ -175,6 +175,11 @@ def _need(value: str | None) -> str:
     if not value:  # Settings refuses MLOPS_BACKEND=azure without it; this is for mypy
         raise ValueError("an Azure setting is missing")
     return value
+
+
+def local_audit_path(settings: Settings) -> Path:
+    """The local audit trail's SQLite file under ``settings.home``."""
+    return settings.home.resolve() / "audit.db"
 
 
 def local_blob_store(settings: Settings) -> LocalBlobStore:

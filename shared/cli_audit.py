@@ -237,14 +237,21 @@ def _local_sink(args: argparse.Namespace) -> Iterator[SqliteAuditSink]:
     from shared.adapters.local.clock import SystemClock
 
     settings = Settings(home=args.home) if args.home else Settings()
-    path = settings.home / "audit.db"
+    sink = SqliteAuditSink(existing_trail(settings), SystemClock())
+    try:
+        yield sink
+    finally:
+        sink.close()
+
+
+def existing_trail(settings: Settings) -> Path:
+    """The local trail's file; refused when absent, so that reading never creates a home."""
+    from shared.bootstrap import local_audit_path
+
+    path = local_audit_path(settings)
     if not path.is_file():
         raise CommandError(
             f"no audit trail at {path}",
             "run `mlops demo` or `mlops serve` first, or pass --home / set MLOPS_HOME",
         )
-    sink = SqliteAuditSink(path, SystemClock())
-    try:
-        yield sink
-    finally:
-        sink.close()
+    return path

@@ -40,14 +40,13 @@ def add_commands(commands: Any) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     from shared.bootstrap import build_local
+    from shared.cli_audit import existing_trail
 
     since = _since(args.since)
     if args.records:
         return _write(args.output, *_exported(args.records, since))
     settings = Settings(home=args.home) if args.home else Settings()
-    home = settings.home.resolve()
-    if not (home / "audit.db").is_file():  # checked first: build_local would create the home
-        raise CommandError(f"no audit trail under {home}", HINT)
+    home = existing_trail(settings).parent  # checked first: build_local would create the home
     backend = build_local(settings)
     try:
         chain = backend.audit.verify()

@@ -81,7 +81,7 @@ def test_a_missing_home_is_one_line_with_a_hint(
     home = tmp_path / "nowhere"
     assert mlops("--home", str(home), "report", "--output", str(tmp_path / "r.html")) == 1
     [line] = capsys.readouterr().err.splitlines()
-    assert line.startswith("mlops report: no audit trail under") and "mlops demo" in line
+    assert line.startswith("mlops report: no audit trail at") and "mlops demo" in line
     assert not home.exists() and not (tmp_path / "r.html").exists()
 
 
