@@ -123,26 +123,30 @@ def _audit(args: argparse.Namespace) -> int:
         with _local_sink(args) as sink:
             records = sink.records(limit=args.limit, **filters.keyword_args())
             if args.follow:
-                return _follow(args, records, lambda after: _since_seq(sink, filters, after))
+                # With nothing matching yet, follow from the end of the trail, not its start.
+                newest = records or sink.records(limit=1)
+                start = newest[-1].seq if newest else 0
+                return _follow(
+                    args,
+                    records,
+                    start,
+                    lambda after: sink.records(after_seq=after, **filters.keyword_args()),
+                )
     _print(args, records)
     return 0
-
-
-def _since_seq(sink: SqliteAuditSink, filters: _Filters, after: int) -> list[AuditRecord]:
-    return sink.records(after_seq=after, **filters.keyword_args())
 
 
 def _follow(
     args: argparse.Namespace,
     first: list[AuditRecord],
+    last: int,
     newer: Callable[[int], list[AuditRecord]],
 ) -> int:
-    """Print what matches now, then each new record as it is appended, until Ctrl-C."""
+    """Print what matches now, then each record appended after seq ``last``, until Ctrl-C."""
     from shared.audit_view import header, row
 
     if not (args.json or args.jsonl):
         print(header(), flush=True)
-    last = first[-1].seq if first else _last_seq(args)
     batch = first
     try:
         while True:
@@ -154,13 +158,6 @@ def _follow(
             batch = newer(last)
     except KeyboardInterrupt:
         return 0
-
-
-def _last_seq(args: argparse.Namespace) -> int:
-    """With filters that match nothing yet, follow from the end of the trail, not its start."""
-    with _local_sink(args) as sink:
-        latest = sink.records(limit=1)
-    return latest[-1].seq if latest else 0
 
 
 def _verify(args: argparse.Namespace) -> int:
