@@ -16,6 +16,9 @@ _SECRET_PATTERNS = (
     re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),  # JWTs
 )
 _MASK = "***"
+# Every Azure SDK logger sits under this one. azure-core's HttpLoggingPolicy logs each
+# request's URL and headers at INFO, and the Functions worker forwards INFO to the host.
+AZURE_SDK_LOGGER = "azure"
 _installed = False
 
 
@@ -31,9 +34,10 @@ def _mask(match: re.Match[str]) -> str:
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """Install the redacting record factory once; add a handler only if none exists
-    (inside Azure Functions the worker owns the handlers)."""
+    """Quiet the Azure SDK loggers; install the redacting record factory once; add a
+    handler only if none exists (inside Azure Functions the worker owns the handlers)."""
     global _installed
+    quiet_azure_sdk()
     if _installed:
         return
     _installed = True
@@ -41,12 +45,49 @@ def configure_logging(level: int = logging.INFO) -> None:
 
     def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = make_record(*args, **kwargs)
-        if record.args or any(p.search(str(record.msg)) for p in _SECRET_PATTERNS):
-            record.msg = redact(record.getMessage())
-            record.args = None
+        try:
+            _redact_record(record)
+        except Exception:  # the factory runs inside the caller's log call: never raise there
+            record.msg, record.args = "unloggable record (redaction failed)", None
         return record
 
     logging.setLogRecordFactory(redacting_factory)
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def quiet_azure_sdk() -> None:
+    """Azure SDK loggers at WARNING, also those a package set lower itself (azure-ai-ml sets
+    ``azure.ai.ml`` to INFO when imported: call this again after importing it)."""
+    logging.getLogger(AZURE_SDK_LOGGER).setLevel(logging.WARNING)
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if (
+            name.startswith(AZURE_SDK_LOGGER + ".")
+            and isinstance(logger, logging.Logger)
+            and logging.NOTSET < logger.level < logging.WARNING
+        ):
+            logger.setLevel(logging.WARNING)
+
+
+def _redact_record(record: logging.LogRecord) -> None:
+    """Format the message once, redact it and drop the arguments. Formatting happens here,
+    in the caller's frame, not in a handler that would catch the error: a record whose
+    arguments do not fit (``"%d"`` with a string, a ``__str__`` that raises) keeps its
+    template and the error's type instead, so a bad log call never raises."""
+    if not record.args and isinstance(record.msg, str):
+        if any(pattern.search(record.msg) for pattern in _SECRET_PATTERNS):
+            record.msg = redact(record.msg)
+        return
+    try:
+        text = record.getMessage()
+    except Exception as error:  # the arguments are not shown: they may hold the secret
+        text = f"{_template(record.msg)} [unformattable log arguments: {type(error).__name__}]"
+    record.msg, record.args = redact(text), None
+
+
+def _template(msg: object) -> str:
+    try:
+        return str(msg)
+    except Exception:
+        return f"<{type(msg).__name__} that cannot be shown>"
