@@ -32,9 +32,9 @@ if TYPE_CHECKING:
     from azure.data.tables import TableClient, TableEntity
     from azure.monitor.ingestion import LogsIngestionClient
 
-# '%' followed by non-hex never comes out of the state store's key encoding, so no
-# StateStore kind can share this partition.
-PARTITION = "%audit"
+# '~' followed by a lower-case letter never comes out of the state store's key encoding
+# (``_table_keys``), so no StateStore kind can share this partition; no '%' in any key.
+PARTITION = "~audit"
 HEAD = "head"
 OUTBOX_PREFIX = "outbox-"
 _CAS_ATTEMPTS = 50

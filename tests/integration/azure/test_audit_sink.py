@@ -68,9 +68,9 @@ def test_the_audit_rows_do_not_show_up_as_state(azurite: Azurite) -> None:
     )
     sink = AzureAuditSink(table, logs, DCR, "Custom-MLOpsAudit_CL", SystemClock())
     state = AzureStateStore(table)
-    state.put("%audit", "head", {"mine": True}, etag=None)  # a kind that looks the same
+    state.put("~audit", "head", {"mine": True}, etag=None)  # a kind that looks the same
     with pytest.raises(TransientError):
         sink.append(AuditEntry("test", "probe", "t", "accepted"))
-    stored = state.get("%audit", "head")
+    stored = state.get("~audit", "head")
     assert stored is not None and stored.value == {"mine": True}
-    assert [s.key for s in state.list("%audit")] == ["head"]
+    assert [s.key for s in state.list("~audit")] == ["head"]
