@@ -25,6 +25,8 @@ DEPLOY = REPO / ".github" / "workflows" / "deploy.yml"
 AZURE_PIPELINES = REPO / "azure-pipelines.yml"
 AZURE_YAML = REPO / "azure.yaml"
 PIPELINES = (CI, DEPLOY, AZURE_PIPELINES)
+# The interpreter the project runs on in Azure; CI, deploy and make test use the same one.
+PYTHON = "3.13"
 
 # Any attempt to reach the network fails fast: the schemas must come from the package.
 OFFLINE = {
@@ -112,22 +114,55 @@ def test_actionlint_does_find_a_broken_workflow(tmp_path: Path) -> None:
     assert {"expression", "action"} <= kinds, kinds
 
 
-def test_ci_runs_make_test_on_pull_requests_and_pushes_with_a_read_only_token() -> None:
+def test_ci_runs_make_test_on_pull_requests_and_for_deploy_with_a_read_only_token() -> None:
     doc = load(CI)
-    assert {"pull_request", "push"} <= set(doc["on"])
+    # Pushes to main are tested by deploy.yml, which calls this workflow before deploying.
+    assert {"pull_request", "workflow_call"} <= set(doc["on"])
     assert doc["permissions"] == {"contents": "read"}
+    assert not doc["concurrency"]["group"].startswith("${{ github.workflow"), (
+        "called from deploy.yml, github.workflow is the caller's name: a shared group deadlocks"
+    )
     runs = [step.get("run", "") for job in doc["jobs"].values() for step in job["steps"]]
-    assert any(run.startswith("make test") for run in runs)
+    assert any(run.startswith(f"make test PYTHON=python{PYTHON}") for run in runs)
+
+
+def test_deploy_waits_for_ci_to_pass_on_the_commit_it_deploys() -> None:
+    doc = load(DEPLOY)
+    jobs = doc["jobs"]
+    assert jobs["ci"]["uses"] == "./.github/workflows/ci.yml"
+    assert "workflow_call" in load(CI)["on"]
+    assert set(jobs) == {"ci", "staging", "production"}
+    # Every deploying job depends on ci, directly or through the job it needs.
+    for name in ("staging", "production"):
+        assert "ci" in _needs_closure(jobs, name), f"{name} can start without a green ci"
+
+
+def _needs_closure(jobs: dict[str, Any], name: str) -> set[str]:
+    needs = jobs[name].get("needs", [])
+    direct = {needs} if isinstance(needs, str) else set(needs)
+    return direct.union(*(_needs_closure(jobs, n) for n in direct))
+
+
+def test_only_the_deploying_jobs_may_request_an_oidc_token() -> None:
+    doc = load(DEPLOY)
+    assert doc["permissions"] == {"contents": "read"}
+    assert "permissions" not in doc["jobs"]["ci"], "the tests need no Azure token"
+    for name in ("staging", "production"):
+        assert doc["jobs"][name]["permissions"] == {"id-token": "write", "contents": "read"}
 
 
 def test_deploy_signs_in_with_oidc_from_variables() -> None:
     doc = load(DEPLOY)
-    assert doc["permissions"] == {"id-token": "write", "contents": "read"}
-    for job in doc["jobs"].values():
+    for job in _step_jobs(doc):
         (login,) = [s for s in job["steps"] if s.get("uses", "").startswith("azure/login@")]
         assert set(login["with"]) == {"client-id", "tenant-id", "subscription-id"}
         for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID"):
             assert f"vars.{name}" in " ".join(login["with"].values())
+
+
+def _step_jobs(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The jobs that run steps (a reusable-workflow call has none)."""
+    return [job for job in doc["jobs"].values() if "steps" in job]
 
 
 def test_deploy_provisions_deploys_and_trains_staging_then_production() -> None:
@@ -136,22 +171,112 @@ def test_deploy_provisions_deploys_and_trains_staging_then_production() -> None:
     assert jobs["staging"]["environment"] == "staging"
     assert jobs["production"]["environment"] == "production"
     assert jobs["production"]["needs"] == "staging"
-    for job in jobs.values():
+    for job in _step_jobs(doc):
         script = "\n".join(step.get("run", "") for step in job["steps"])
         _provisions_deploys_and_trains(script)
+
+
+# The current major of every action the workflows use (each action's tags, November 2026:
+# actions/checkout v7.0.1, actions/setup-python v7.0.0, actions/setup-node v7.0.0,
+# azure/login v3.0.1, Azure/setup-azd v2.4.0). An older major, or an action missing here,
+# fails: moving an action is a decision to write down.
+CURRENT_MAJORS = {
+    "actions/checkout": 7,
+    "actions/setup-python": 7,
+    "actions/setup-node": 7,
+    "azure/login": 3,
+    "azure/setup-azd": 2,
+}
+
+
+@pytest.mark.parametrize("path", [CI, DEPLOY], ids=lambda p: p.name)
+def test_workflows_use_the_current_major_of_each_action(path: Path) -> None:
+    doc = load(path)
+    uses = [step["uses"] for job in _step_jobs(doc) for step in job["steps"] if "uses" in step]
+    assert uses
+    for use in uses:
+        action, _, ref = use.partition("@")
+        assert action.lower() in CURRENT_MAJORS, f"{use}: not in CURRENT_MAJORS"
+        assert ref == f"v{CURRENT_MAJORS[action.lower()]}", f"{use}: not the current major"
+
+
+def test_github_workflows_set_up_the_project_python() -> None:
+    for path in (CI, DEPLOY):
+        for job in _step_jobs(load(path)):
+            (setup,) = [
+                s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python@")
+            ]
+            assert setup["with"]["python-version"] == PYTHON, path.name
+
+
+def test_azure_pipelines_sets_up_the_project_python() -> None:
+    doc = load(AZURE_PIPELINES)
+    specs = [s["inputs"]["versionSpec"] for s in _tasks(doc) if s["task"] == "UsePythonVersion@0"]
+    assert specs == [PYTHON] * 3, "the test stage and both deployment jobs"
+    scripts = [s["script"] for s in _walk(doc) if "script" in s]
+    assert f"make test PYTHON=python{PYTHON}" in scripts
 
 
 def test_azure_pipelines_deploys_through_environments_with_a_federated_connection() -> None:
     doc = load(AZURE_PIPELINES)
     stages = {stage["stage"]: stage for stage in doc["stages"]}
+    assert stages["staging"]["dependsOn"] == "test"
     assert stages["production"]["dependsOn"] == "staging"
     for name in ("staging", "production"):
         (job,) = stages[name]["jobs"]
         assert job["environment"] == name, "a deployment job, held by the environment's checks"
         steps = job["strategy"]["runOnce"]["deploy"]["steps"]
         (azure_cli,) = [s for s in steps if s.get("task") == "AzureCLI@2"]
-        assert azure_cli["inputs"]["azureSubscription"] == "$(SERVICE_CONNECTION)"
+        connection = azure_cli["inputs"]["azureSubscription"]
+        assert connection == f"${{{{ parameters.{name}ServiceConnection }}}}"
         _provisions_deploys_and_trains(azure_cli["inputs"]["inlineScript"])
+
+
+# Task inputs that name an Azure Resource Manager service connection (azureSubscription and
+# its aliases in the Azure Pipelines task reference).
+CONNECTION_INPUTS = {
+    "azuresubscription",
+    "connectedservicename",
+    "connectedservicenamearm",
+    "azureresourcemanagerconnection",
+}
+TEMPLATE_PARAMETER = re.compile(r"^\$\{\{\s*parameters\.(\w+)\s*\}\}$")
+
+
+def test_service_connections_are_known_when_the_pipeline_is_compiled() -> None:
+    """Resources are authorized before a stage runs, from the expanded template: a `$(...)`
+    macro or `$[...]` runtime expression (and so any variable-group value) is not resolved
+    yet, and the run fails with "references service connection ... which could not be
+    found". Only a literal or a template parameter can name a service connection."""
+    doc = load(AZURE_PIPELINES)
+    parameters = {p["name"]: p for p in doc["parameters"]}
+    found = 0
+    for task in _tasks(doc):
+        for key, value in task.get("inputs", {}).items():
+            if key.lower() not in CONNECTION_INPUTS:
+                continue
+            found += 1
+            assert "$(" not in value and "$[" not in value, f"{task['task']}: {key}: {value}"
+            match = TEMPLATE_PARAMETER.match(value)
+            if match:
+                parameter = parameters[match.group(1)]
+                assert parameter["type"] == "string" and parameter["default"], parameter
+            else:
+                assert "${{" not in value, f"only a whole parameter reference: {value}"
+    assert found == 2, "staging and production each name their connection"
+
+
+def _walk(node: Any) -> list[dict[str, Any]]:
+    """Every mapping in a parsed YAML document, depth first."""
+    if isinstance(node, dict):
+        return [node, *(m for value in node.values() for m in _walk(value))]
+    if isinstance(node, list):
+        return [m for item in node for m in _walk(item)]
+    return []
+
+
+def _tasks(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in _walk(doc) if isinstance(m.get("task"), str)]
 
 
 def _provisions_deploys_and_trains(script: str) -> None:
