@@ -46,7 +46,7 @@ param modelName string = 'spam-classifier'
 @description('NCRONTAB schedule of the reconcile_rollouts timer.')
 param reconcileSchedule string = '0 */1 * * * *'
 
-@description('Repositories in the registry that may roll forward (comma separated).')
+@description('Repositories in the registry that may roll forward (comma separated), all under mlops/: the only namespace infra/event-routing.json routes ImagePushed events from.')
 param allowedRepositories string = 'mlops/sklearn-serving'
 
 @description('Resource id of an existing action group the alert rules notify (infra/monitoring/README.md). Empty: an e-mail group for alertEmail, or no notification.')

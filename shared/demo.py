@@ -128,7 +128,7 @@ class _Story:
             self.push_image(registry, self.settings.allowed_repositories[0])
             self.settle()
             self.push_image("untrusted.example.io", "mlops/sklearn-serving")
-            self.push_image(registry, "team-x/experimental")
+            self.push_image(registry, "mlops/experimental")  # routed, not allow-listed
             self.settle()
         with self.step("8. Scoring through the endpoint (traffic-weighted routing)"):
             self.score()

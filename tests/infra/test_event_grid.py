@@ -5,11 +5,14 @@ dead-letter destination written with the system topic's identity."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from shared.localhost.eventgrid import ROUTING_FILE, load_routing
+from shared.localhost import topics
+from shared.localhost.eventgrid import ROUTING_FILE, LocalEventGrid, load_routing
 from shared.localhost.functions_registry import registered
-from tests.infra.bicep import INFRA, mentions, module_params, parsed, resources
+from shared.settings import Settings
+from tests.infra.bicep import INFRA, MAIN, mentions, module_params, parsed, resources
 
 EVENT_GRID = INFRA / "modules" / "event-grid.bicep"
 SUBSCRIPTION = "Microsoft.EventGrid/systemTopics/eventSubscriptions"
@@ -110,3 +113,42 @@ def test_blob_created_only_for_completed_writes_in_the_training_container() -> N
 def test_topics_can_write_dead_letters_before_subscriptions_exist() -> None:
     depends = mentions(parsed(EVENT_GRID)["modules"]["subscriptions"]["config"])
     assert "deadLetterWriters" in depends and "topics" in depends
+
+
+# Learn, "Azure Container Registry as an Event Grid source": an ImagePushed subject is
+# "<repository>:<tag>" ("aci-helloworld:v1"). Azure ML builds environment images into the
+# workspace's registry as azureml/azureml_<hash> (Learn, troubleshooting online endpoints).
+AZURE_ML_BUILD = "azureml/azureml_92a029f831ce58d2ed011c3c42d35acb"
+
+
+def image_route() -> dict[str, Any]:
+    routes: list[dict[str, Any]] = ROUTING["subscriptions"]
+    (route,) = [r for r in routes if r["function"] == "on_image_pushed"]
+    return route
+
+
+def test_image_pushed_is_routed_only_from_the_allow_listed_namespace() -> None:
+    prefix = image_route()["subjectBeginsWith"]
+    assert prefix == "mlops/"
+    default = parsed(MAIN)["parameters"]["allowedRepositories"]["default"]
+    allowed = [*default.split(","), *Settings.model_fields["allowed_repositories"].default]
+    assert allowed and all(f"{repo.strip()}:1.0".startswith(prefix) for repo in allowed)
+    assert not f"{AZURE_ML_BUILD}:latest".startswith(prefix)
+    assert (
+        "allowedRepositories"
+        in module_params(MAIN, "functionApp")["mlopsSettings"]["MLOPS_ALLOWED_REPOSITORIES"]
+    )
+
+
+def test_the_local_event_grid_drops_azure_ml_builds_and_routes_serving_pushes(
+    tmp_path: Path,
+) -> None:
+    grid = LocalEventGrid(tmp_path / "eventgrid.db")
+    registry, digest = "contosomlops.azurecr.io", "sha256:" + "ab" * 32
+    acr = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/r"
+    grid.publish(topics.image_pushed(acr, registry, AZURE_ML_BUILD, digest=digest, tag="latest"))
+    assert grid.pending() == 0
+    grid.publish(
+        topics.image_pushed(acr, registry, "mlops/sklearn-serving", digest=digest, tag="1.4.2")
+    )
+    assert grid.pending() == 1
