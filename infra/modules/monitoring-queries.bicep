@@ -112,15 +112,21 @@ var actionGroups = !empty(actionGroupId) ? [ actionGroupId ] : (createActionGrou
 // Windows are 15 minutes every 5: long enough for ingestion delay and for audit records a
 // failed upload kept in the app's outbox; autoMitigate makes each rule stateful, so a row
 // seen by three evaluations notifies once.
+// A rule's query is validated against the workspace when the rule is created, and a table
+// that does not exist yet fails the deployment. StorageBlobLogs and AppRequests appear only
+// when the first blob log or request telemetry arrives, after the first provision, so the
+// rules reading them skip that validation (lateTable); MLOpsAudit_CL is created by
+// monitoring.bicep before this module runs and stays validated.
 var alerts = [
-  { query: 'alert-dead-letter', severity: 1, threshold: 0 }
-  { query: 'alert-rollout-rolled-back', severity: 2, threshold: 0 }
-  { query: 'alert-training-failed', severity: 2, threshold: 0 }
-  { query: 'alert-gate-failed', severity: 3, threshold: 0 }
-  { query: 'alert-function-errors', severity: 2, threshold: functionErrorThreshold }
+  { query: 'alert-dead-letter', severity: 1, threshold: 0, lateTable: true }
+  { query: 'alert-rollout-rolled-back', severity: 2, threshold: 0, lateTable: false }
+  { query: 'alert-training-failed', severity: 2, threshold: 0, lateTable: false }
+  { query: 'alert-gate-failed', severity: 3, threshold: 0, lateTable: false }
+  { query: 'alert-function-errors', severity: 2, threshold: functionErrorThreshold, lateTable: true }
 ]
 
-resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [
+// 2023-12-01: the stable api-version that declares skipQueryValidation.
+resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
   for alert in alerts: {
     name: '${namePrefix}-${alert.query}'
     location: location
@@ -146,6 +152,7 @@ resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' 
         ]
       }
       autoMitigate: true
+      skipQueryValidation: alert.lateTable
       actions: { actionGroups: actionGroups }
     }
   }
