@@ -1,13 +1,19 @@
 // The registry the serving images come from. Pulls and pushes need an Entra identity with
 // AcrPull / AcrPush: no admin user, no anonymous pull. The app rolls images forward by digest
 // only, so a re-pushed tag cannot change what runs.
+// Anonymous pull is off by default and only a preview api-version declares
+// anonymousPullEnabled (Learn: Bicep change log of Microsoft.ContainerRegistry/registries), so
+// the stable api-version here does not set it.
+// Standard, not Premium: private endpoints need Premium, and the online deployments pull over
+// the public endpoint (egress_public_network_access: enabled in
+// training/endpoints/deployment.yml); tests/infra/test_bicep_security.py keeps the two in step.
 
 param location string
 param tags object
 param name string
 param logAnalyticsId string
 
-@description('Premium adds retention of untagged manifests and dedicated data endpoints; Standard is enough for one endpoint.')
+@description('Premium adds private endpoints, retention of untagged manifests and dedicated data endpoints; Standard is enough while deployments pull over the public endpoint.')
 @allowed([ 'Standard', 'Premium' ])
 param sku string = 'Standard'
 
@@ -22,7 +28,6 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
   sku: { name: sku }
   properties: {
     adminUserEnabled: false
-    anonymousPullEnabled: false
     publicNetworkAccess: 'Enabled'
     networkRuleBypassOptions: 'AzureServices'
     zoneRedundancy: 'Disabled'

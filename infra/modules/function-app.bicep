@@ -1,7 +1,9 @@
-// The Function App on the Flex Consumption plan: Python 3.11, one user-assigned identity for
+// The Function App on the Flex Consumption plan: Python 3.13, one user-assigned identity for
 // everything (host storage, deployment package, Azure calls), no keys or connection strings
 // to storage, HTTPS and TLS 1.2 only, FTP and remote debugging off, and App Service
-// Authentication in front of the HTTP API.
+// Authentication in front of the HTTP API. No site property or app setting from Learn's
+// "Flex Consumption plan deprecations" table (functions-app-settings) is set:
+// tests/infra/test_bicep_security.py holds that table.
 
 param location string
 param tags object
@@ -68,6 +70,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_212: A fixed instance minimum does not exist on Flex Consumption (numberOfWorkers is not a setting of this plan); it scales from zero per function.
   // checkov:skip=CKV_AZURE_213: Health check is not available on Flex Consumption; liveness is watched through Application Insights and the reconciler's audit records.
   // checkov:skip=CKV_AZURE_222: No VNet in this deployment: Event Grid and operators reach the app over its public endpoint, behind App Service Authentication (API) and the Event Grid system key (webhook).
+  // checkov:skip=CKV_AZURE_78: ftpsState is a deprecated site property on Flex Consumption ("FTPS not supported", Learn functions-app-settings); FTP and Kudu basic auth are off through the basicPublishingCredentialsPolicies below.
   name: name
   location: location
   // azd finds the app it deploys to by this tag (azure.yaml service "api").
@@ -98,12 +101,13 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
       }
-      runtime: { name: 'python', version: '3.11' }
+      // Python 3.13 is GA (Learn functions-versions, Python pivot); Linux Consumption stops at 3.12,
+      // newer versions are added to Flex Consumption only.
+      runtime: { name: 'python', version: '3.13' }
     }
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       remoteDebuggingEnabled: false
       http20Enabled: true
       cors: { allowedOrigins: corsAllowedOrigins, supportCredentials: false }
@@ -129,7 +133,11 @@ resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@
 // App Service Authentication validates the bearer token before the app runs: no token, 401.
 // The app itself then checks the MLOps.Reader / MLOps.Deployer app roles (403 without one).
 // Event Grid deliveries carry the system key, not a token, so their webhook path is excluded,
-// as is the public API description.
+// as is the public API description. The exclusion is the '/runtime/webhooks/*' prefix, not the
+// one path: Microsoft spells that path both '/runtime/webhooks/eventgrid' and '.../EventGrid',
+// the host routes it case-insensitively, and Learn does not say whether excludedPaths compare
+// case-sensitively; the lower-case prefix matches both spellings either way. Everything under
+// it is a host extension webhook that still demands its system key.
 resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
   // checkov runs its site-configuration checks on every Microsoft.Web/sites/config resource;
   // this one is authsettingsV2, which has none of those properties:
@@ -137,7 +145,7 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
   // checkov:skip=CKV_AZURE_63: HTTP logging is a 'web' config setting, not an authsettingsV2 one; Flex Consumption has no web-server logs: FunctionAppLogs go to Log Analytics (siteDiagnostics).
   // checkov:skip=CKV_AZURE_65: Detailed error pages are a 'web' config setting, not an authsettingsV2 one, and are off by default.
   // checkov:skip=CKV_AZURE_66: Failed request tracing is a 'web' config setting, not an authsettingsV2 one; see CKV_AZURE_63.
-  // checkov:skip=CKV_AZURE_80: .NET Framework version does not apply: a Python 3.11 app, and this is authsettingsV2.
+  // checkov:skip=CKV_AZURE_80: .NET Framework version does not apply: a Python 3.13 app, and this is authsettingsV2.
   // checkov:skip=CKV_AZURE_88: Azure Files mounts are not used: the app keeps no files; state lives in Table storage.
   // checkov:skip=CKV_AZURE_222: Public network access is a site property (see the site's own skip), not an authsettingsV2 one.
   parent: site
@@ -147,7 +155,7 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
     globalValidation: {
       requireAuthentication: true
       unauthenticatedClientAction: 'Return401'
-      excludedPaths: [ '/runtime/webhooks/eventgrid', '/api/openapi.json' ]
+      excludedPaths: [ '/runtime/webhooks/*', '/api/openapi.json' ]
     }
     httpSettings: {
       requireHttps: true

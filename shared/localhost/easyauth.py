@@ -24,7 +24,7 @@ ALGORITHM = "HS256"
 PRINCIPAL_PREFIX = "x-ms-client-principal"
 OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 # Keep in step with the globalValidation.excludedPaths of the deployed authsettingsV2.
-EXCLUDED_PATHS = ("/runtime/webhooks/eventgrid", "/api/openapi.json")
+EXCLUDED_PATHS = ("/runtime/webhooks/*", "/api/openapi.json")
 # A stable namespace, so `mlops token --name alice` always yields the same object id.
 _OID_NAMESPACE = uuid.UUID("6f9619ff-8b86-d011-b42d-00cf4fc964ff")
 
@@ -87,8 +87,13 @@ class EasyAuth:
 
 
 def requires_authentication(path: str) -> bool:
-    """Every path needs a principal except the excluded ones (exact, case-insensitive)."""
-    return path.rstrip("/").lower() not in EXCLUDED_PATHS
+    """Every path needs a principal except the excluded ones (exact, or a prefix ending in
+    '/*'; case-insensitive)."""
+    path = path.rstrip("/").lower()
+    return not any(
+        path.startswith(rule[:-1]) if rule.endswith("/*") else path == rule
+        for rule in EXCLUDED_PATHS
+    )
 
 
 def without_principal_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import fnmatch
+import importlib
+from typing import Any
+
 import pytest
 
-from tests.infra.bicep import Resource, resources
+from shared.localhost import easyauth
+from tests.infra.bicep import (
+    INFRA,
+    MAIN,
+    REPO,
+    Resource,
+    module_params,
+    parsed,
+    resources,
+    variable,
+)
 
 STORAGE = "Microsoft.Storage/storageAccounts"
 
@@ -44,7 +58,28 @@ def test_key_vault_is_rbac_with_soft_delete_and_purge_protection() -> None:
 def test_container_registry_has_no_admin_user_and_no_anonymous_pull() -> None:
     props = only("Microsoft.ContainerRegistry/registries").properties
     assert props["adminUserEnabled"] is False
-    assert props["anonymousPullEnabled"] is False
+    # Off by default; only preview api-versions declare the property (Bicep change log of
+    # Microsoft.ContainerRegistry/registries), and ours is stable: it must not be set at all.
+    assert "anonymousPullEnabled" not in props
+    assert "preview" not in _api_version(only("Microsoft.ContainerRegistry/registries"))
+
+
+def test_online_deployment_egress_matches_what_the_registry_and_workspace_support() -> None:
+    """egress_public_network_access: disabled makes Azure ML create private endpoints to the
+    workspace, its storage and its registry (legacy network isolation): that needs a workspace
+    private link and a Premium registry (Learn: concept-secure-online-endpoint,
+    container-registry-skus). Without both, the deployment must keep its egress open."""
+    yaml = importlib.import_module("yaml")  # PyYAML, untyped: read as plain data
+    spec: dict[str, Any] = yaml.safe_load((REPO / "training/endpoints/deployment.yml").read_text())
+    egress = spec["egress_public_network_access"]
+    registry = parsed(INFRA / "modules" / "container-registry.bicep")["parameters"]["sku"]
+    private_links = list(resources("Microsoft.Network/privateEndpoints"))
+    if egress == "disabled":
+        assert registry["default"] == "Premium", "private endpoints need a Premium registry"
+        assert private_links, "the workspace needs a private link"
+    else:
+        assert egress == "enabled"
+    assert (egress, registry["default"], private_links) == ("enabled", "Standard", [])
 
 
 def test_application_insights_refuses_local_auth() -> None:
@@ -65,7 +100,6 @@ def test_function_app_is_https_only_tls_1_2_no_ftp_no_remote_debugging_no_wildca
     assert props["httpsOnly"] is True
     assert config["minTlsVersion"] == "1.2"
     assert config["scmMinTlsVersion"] == "1.2"
-    assert config["ftpsState"] == "Disabled"
     assert config["remoteDebuggingEnabled"] is False
     # CORS origins are a parameter: its default is empty, and no literal '*' appears anywhere.
     assert config["cors"]["allowedOrigins"] == "corsAllowedOrigins"
@@ -74,12 +108,50 @@ def test_function_app_is_https_only_tls_1_2_no_ftp_no_remote_debugging_no_wildca
     assert "param corsAllowedOrigins array = []" in text
 
 
-def test_function_app_runs_on_flex_consumption_python_3_11_with_its_identity() -> None:
+# Learn, functions-app-settings, "Flex Consumption plan deprecations": site properties and
+# app settings that are deprecated or moved on Flex Consumption ("FTPS not supported", ...).
+FLEX_DEPRECATED_SITE_PROPERTIES = frozenset(
+    name.lower()
+    for name in (
+        "alwaysOn", "containerSize", "dnsConfiguration", "ftpsState", "isReserved", "IsXenon",
+        "javaVersion", "LinuxFxVersion", "netFrameworkVersion", "powerShellVersion",
+        "functionAppScaleLimit", "preWarmedInstanceCount", "use32BitWorkerProcess",
+        "vnetBackupRestoreEnabled", "vnetContentShareEnabled", "vnetImagePullEnabled",
+        "vnetRouteAllEnabled", "windowsFxVersion",
+    )
+)  # fmt: skip
+FLEX_DEPRECATED_APP_SETTINGS = frozenset(
+    (
+        "ENABLE_ORYX_BUILD", "FUNCTIONS_EXTENSION_VERSION", "FUNCTIONS_WORKER_RUNTIME",
+        "FUNCTIONS_WORKER_RUNTIME_VERSION", "FUNCTIONS_MAX_HTTP_CONCURRENCY",
+        "FUNCTIONS_WORKER_PROCESS_COUNT", "FUNCTIONS_WORKER_DYNAMIC_CONCURRENCY_ENABLED",
+        "SCM_DO_BUILD_DURING_DEPLOYMENT", "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+        "WEBSITE_CONTENTOVERVNET", "WEBSITE_CONTENTSHARE", "WEBSITE_DNS_SERVER",
+        "WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT", "WEBSITE_NODE_DEFAULT_VERSION",
+        "WEBSITE_RUN_FROM_PACKAGE", "WEBSITE_SKIP_CONTENTSHARE_VALIDATION",
+        "WEBSITE_VNET_ROUTE_ALL", "WEBSITE_TIME_ZONE", "TZ",
+    )
+)  # fmt: skip
+
+
+def test_no_site_property_or_app_setting_flex_consumption_deprecates() -> None:
+    site = only("Microsoft.Web/sites")
+    used = {key.lower() for key in site.properties} | {
+        key.lower() for key in site.properties["siteConfig"]
+    }
+    assert not used & FLEX_DEPRECATED_SITE_PROPERTIES
+    settings = set(variable(INFRA / "modules" / "function-app.bicep", "hostSettings"))
+    settings |= set(module_params(MAIN, "functionApp")["mlopsSettings"])
+    assert not settings & FLEX_DEPRECATED_APP_SETTINGS
+
+
+def test_function_app_runs_on_flex_consumption_python_3_13_with_its_identity() -> None:
     plan = only("Microsoft.Web/serverfarms")
     assert plan.config["sku"] == {"tier": "FlexConsumption", "name": "FC1"}
     site = only("Microsoft.Web/sites")
     app_config = site.properties["functionAppConfig"]
-    assert app_config["runtime"] == {"name": "python", "version": "3.11"}
+    # Learn functions-versions (Python): 3.13 is GA; Linux Consumption stops at 3.12.
+    assert app_config["runtime"] == {"name": "python", "version": "3.13"}
     deployment = app_config["deployment"]["storage"]["authentication"]
     assert deployment == {
         "type": "UserAssignedIdentity",
@@ -105,12 +177,54 @@ def test_api_requires_entra_id_and_answers_401_but_lets_event_grid_in() -> None:
     validation = props["globalValidation"]
     assert validation["requireAuthentication"] is True
     assert validation["unauthenticatedClientAction"] == "Return401"
-    assert validation["excludedPaths"] == ["/runtime/webhooks/eventgrid", "/api/openapi.json"]
+    assert validation["excludedPaths"] == ["/runtime/webhooks/*", "/api/openapi.json"]
     entra = props["identityProviders"]["azureActiveDirectory"]
     assert entra["enabled"] is True
     assert entra["registration"]["clientId"] == "apiClientId"
     assert entra["validation"]["allowedAudiences"] == "audiences"
     assert props["httpSettings"]["requireHttps"] is True
+
+
+def _excluded(path: str, patterns: list[str], *, case_sensitive: bool) -> bool:
+    """Learn's excludedPaths: an exact path, or a prefix ending in '/*'. Learn does not say
+    whether the comparison ignores case, so both readings are checked."""
+    if not case_sensitive:
+        path, patterns = path.lower(), [p.lower() for p in patterns]
+    return any(
+        fnmatch.fnmatchcase(path, pattern) if pattern.endswith("/*") else path == pattern
+        for pattern in patterns
+    )
+
+
+@pytest.mark.parametrize("case_sensitive", [True, False])
+def test_the_event_grid_webhook_is_excluded_however_easy_auth_compares_case(
+    case_sensitive: bool,
+) -> None:
+    (auth,) = [
+        r for r in resources("Microsoft.Web/sites/config") if r.config["name"] == "authsettingsV2"
+    ]
+    excluded = auth.properties["globalValidation"]["excludedPaths"]
+    # Both spellings Microsoft uses for the Event Grid trigger's webhook (Learn: Event Grid
+    # trigger; the Functions templates' "/runtime/webhooks/EventGrid").
+    for path in ("/runtime/webhooks/eventgrid", "/runtime/webhooks/EventGrid"):
+        assert _excluded(path, excluded, case_sensitive=case_sensitive), path
+    # ... and the exclusion never uncovers the API, whatever the case.
+    for path in ("/api/operations", "/API/Operations", "/api/openapi.json.bak", "/runtime"):
+        assert not _excluded(path, excluded, case_sensitive=case_sensitive), path
+
+
+def test_the_local_easy_auth_excludes_what_the_deployed_one_does() -> None:
+    (auth,) = [
+        r for r in resources("Microsoft.Web/sites/config") if r.config["name"] == "authsettingsV2"
+    ]
+    assert list(easyauth.EXCLUDED_PATHS) == auth.properties["globalValidation"]["excludedPaths"]
+    assert not easyauth.requires_authentication("/runtime/webhooks/EventGrid")
+    assert easyauth.requires_authentication("/api/operations")
+
+
+def _api_version(resource: Resource) -> str:
+    version: str = parsed(resource.file)["resources"][resource.symbol]["api_version"]
+    return version
 
 
 def test_ml_workspace_uses_its_identity_hbi_and_explicit_network_access() -> None:
