@@ -2,7 +2,10 @@
 
 Anonymous at the Functions level on purpose: App Service Authentication guards these routes
 in Azure and hands over the caller as ``X-MS-CLIENT-PRINCIPAL``, which ``api_http.serve``
-requires (401) along with an app role (403). Routes sit under the host's ``api/`` prefix.
+requires (401) along with an app role (403). In a Function App where that authentication is
+off, the header is whatever the caller sent: ``serve`` then refuses every request (503)
+before reading it. The OpenAPI document reads no header and stays public, as it is behind
+App Service Authentication too (an excluded path). Routes sit under the host's ``api/`` prefix.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Request and response plumbing of the manual API: the one place refusals become status codes.
 
-Every call goes the same way: principal (401) → rate limit (429) → role (403) → handler.
+Every call goes the same way: authentication in front, in Azure (503) → principal (401) →
+rate limit (429) → role (403) → handler.
 Refusals are answered ``{"error": CODE, "message": ...}`` with a message that names the
 problem; internal details go to the log under the request id, never to the caller.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,10 +23,12 @@ from shared.domain.errors import Rejected
 from shared.domain.principal import HEADER, Principal, Unauthenticated, parse_client_principal
 from shared.ports import ConcurrencyConflict, TransientError
 from shared.services.api_guard import (
+    AuthenticationOff,
     Forbidden,
     RateLimited,
     audit_refusal,
     count_request,
+    require_authentication_in_front,
     require_role,
 )
 from shared.services.api_idempotency import Answer, KeyInProgress, KeyReused
@@ -86,6 +90,7 @@ def serve(
     deps = bootstrap.deps()
     principal: Principal | None = None
     try:
+        require_authentication_in_front(deps.settings.backend, os.environ)
         principal = parse_client_principal(req.headers.get(HEADER))
         count_request(deps, principal)
         require_role(principal, roles)
@@ -169,6 +174,9 @@ def _as_http_error(exc: Exception, request_id: str) -> HttpError:
     match exc:
         case HttpError():
             return exc
+        case AuthenticationOff():
+            log.error("%s [%s]", exc, request_id)
+            return HttpError(503, "authentication_off", str(exc), headers={"Retry-After": "300"})
         case Unauthenticated():
             challenge = {"WWW-Authenticate": 'Bearer realm="mlops"'}
             return HttpError(401, "unauthenticated", str(exc), headers=challenge)

@@ -1,4 +1,5 @@
-"""The manual API's guards: app roles, a per-principal rate limit and audited refusals."""
+"""The manual API's guards: authentication in front (in Azure), app roles, a per-principal
+rate limit and audited refusals."""
 
 from __future__ import annotations
 
@@ -15,9 +16,19 @@ from shared.services.deps import Deps
 
 log = logging.getLogger(__name__)
 
+# App Service sets these in a Function App's environment (the "Environment variables and app
+# settings" reference); none is a setting of ours. The Functions host turns its own App
+# Service Authentication middleware on from WEBSITE_AUTH_ENABLED ("True"/"False", any case).
+FUNCTION_APP_VARIABLES = ("WEBSITE_SITE_NAME", "WEBSITE_INSTANCE_ID", "FUNCTIONS_WORKER_RUNTIME")
+AUTH_ENABLED = "WEBSITE_AUTH_ENABLED"
 RATE = "api_rate"  # key: digest of the object id; value: {"window": minute, "count": calls}
 WINDOW_SECONDS = 60
 _CAS_ATTEMPTS = 8
+
+
+class AuthenticationOff(Exception):
+    """In a Function App without App Service Authentication in front, the principal header is
+    whatever the caller sent: nothing the API does may rest on it."""
 
 
 class Forbidden(Exception):
@@ -31,6 +42,19 @@ class RateLimited(Exception):
         super().__init__(f"more than the allowed requests per minute; retry in {retry_after}s")
         self.retry_after = retry_after
         self.first = first
+
+
+def require_authentication_in_front(backend: str, env: Mapping[str, str]) -> None:
+    """Raise AuthenticationOff in a Function App (or with the Azure backend) unless App
+    Service Authentication is on. The local host sets WEBSITE_AUTH_ENABLED for its stand-in;
+    elsewhere (tests, the CLI) nothing sits in front and nothing is claimed."""
+    hosted = backend == "azure" or any(env.get(name) for name in FUNCTION_APP_VARIABLES)
+    if hosted and env.get(AUTH_ENABLED, "").strip().lower() != "true":
+        raise AuthenticationOff(
+            "App Service Authentication is off for this Function App (WEBSITE_AUTH_ENABLED is "
+            "not True), so the caller's identity cannot be trusted and every API request is "
+            "refused: turn authentication on (authsettingsV2) and restart the app"
+        )
 
 
 def require_role(principal: Principal, allowed: frozenset[str]) -> None:
