@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from shared.adapters.azure.ml_platform import AzureMLPlatform
 from shared.domain.models import DeploymentSpec, ModelRef
 from shared.ports import NotFound, TransientError
 from tests.contract.ml_workspace import (
@@ -76,22 +78,36 @@ def ws() -> Workspace:
     return Workspace()
 
 
+class Pollers:
+    """The operation stays in progress until the test ends: a poller left behind would
+    block on it. ``assert_none_left`` checks, right after the adapter returned, that no
+    LROPoller thread runs and that nothing asked for the operation's status."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws, self.release = ws, threading.Event()
+        self.before = self.running()
+
+        def poll(request: Recorded) -> Canned:
+            self.release.wait(5)
+            return Canned(200, {"status": "Succeeded"})
+
+        ws.transport.add("GET", "^" + OPERATION, poll, repeat=True)
+
+    @staticmethod
+    def running() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name.startswith("LROPoller")}
+
+    def assert_none_left(self) -> None:
+        left = self.running() - self.before
+        assert not left, f"pollers still running: {sorted(t.name for t in left)}"
+        assert self.ws.transport.sent("GET", "^" + OPERATION) == []
+
+
 @pytest.fixture
-def operation_held(ws: Workspace) -> Iterator[threading.Event]:
-    """The operation status poll blocks until the test releases it: an adapter that waited
-    on the poller would stall until the poll timed out, which fails the test."""
-    release = threading.Event()
-    timed_out: list[str] = []
-
-    def poll(request: Recorded) -> Canned:
-        if not release.wait(5):
-            timed_out.append(request.url)
-        return Canned(200, {"status": "Succeeded"})
-
-    ws.transport.add("GET", "^" + OPERATION, poll, repeat=True)
-    yield release
-    release.set()
-    assert not timed_out, "the adapter waited for the long operation"
+def pollers(ws: Workspace) -> Iterator[Pollers]:
+    watch = Pollers(ws)
+    yield watch
+    watch.release.set()  # let a leaked poller (old code) finish
 
 
 def _existing(ws: Workspace, traffic: dict[str, int], *deployments: dict[str, Any]) -> None:
@@ -135,7 +151,7 @@ def test_a_missing_endpoint_is_not_found(ws: Workspace) -> None:
 
 
 def test_ensure_endpoint_starts_an_aad_token_endpoint_with_the_user_identity(
-    ws: Workspace, operation_held: threading.Event
+    ws: Workspace, pollers: Pollers
 ) -> None:
     ws.add("GET", f"/onlineEndpoints/{EP}", error(404, "UserError", "not found"))
     ws.workspace_location()
@@ -143,7 +159,7 @@ def test_ensure_endpoint_starts_an_aad_token_endpoint_with_the_user_identity(
 
     endpoint = ws.platform.ensure_endpoint(EP)
 
-    operation_held.set()
+    pollers.assert_none_left()
     assert (endpoint.name, dict(endpoint.traffic), endpoint.deployments) == (EP, {}, ())
     body = ws.one("PUT", f"/onlineEndpoints/{EP}").json()
     assert body["properties"]["authMode"] == "AADToken"
@@ -162,7 +178,7 @@ def test_ensure_endpoint_leaves_an_existing_endpoint_alone(ws: Workspace) -> Non
 
 
 def test_begin_deployment_pins_model_and_image_digest_without_waiting(
-    ws: Workspace, operation_held: threading.Event
+    ws: Workspace, pollers: Pollers
 ) -> None:
     _existing(ws, {"blue": 100}, deployment_resource("blue", "3", "Succeeded"))
     ws.code_exists()
@@ -174,7 +190,7 @@ def test_begin_deployment_pins_model_and_image_digest_without_waiting(
         DeploymentSpec(EP, "green", ModelRef("spam-classifier", "4"), DIGEST)
     )
 
-    operation_held.set()
+    pollers.assert_none_left()
     body = ws.one("PUT", f"/onlineEndpoints/{EP}/deployments/green").json()
     props = body["properties"]
     assert props["model"] == f"{WORKSPACE}/models/spam-classifier/versions/4"
@@ -222,9 +238,7 @@ def test_get_deployment_maps_provisioning_states(ws: Workspace) -> None:
         assert ws.platform.get_deployment(EP, "green").state == domain
 
 
-def test_set_traffic_puts_every_deployment_s_weight(
-    ws: Workspace, operation_held: threading.Event
-) -> None:
+def test_set_traffic_puts_every_deployment_s_weight(ws: Workspace, pollers: Pollers) -> None:
     _existing(
         ws,
         {"blue": 100},
@@ -236,7 +250,7 @@ def test_set_traffic_puts_every_deployment_s_weight(
 
     ws.platform.set_traffic(EP, {"blue": 90, "green": 10})
 
-    operation_held.set()
+    pollers.assert_none_left()
     body = ws.one("PUT", f"/onlineEndpoints/{EP}").json()
     assert body["properties"]["traffic"] == {"blue": 90, "green": 10}
     assert body["properties"]["authMode"] == "AADToken"
@@ -252,7 +266,7 @@ def test_deleting_a_missing_deployment_is_not_an_error(ws: Workspace) -> None:
     assert len(ws.transport.sent("DELETE")) == 1
 
 
-def test_delete_starts_and_returns(ws: Workspace, operation_held: threading.Event) -> None:
+def test_delete_starts_and_returns(ws: Workspace, pollers: Pollers) -> None:
     ws.add(
         "DELETE",
         f"/onlineEndpoints/{EP}/deployments/green",
@@ -261,7 +275,8 @@ def test_delete_starts_and_returns(ws: Workspace, operation_held: threading.Even
 
     ws.platform.begin_delete_deployment(EP, "green")
 
-    operation_held.set()
+    pollers.assert_none_left()
+    assert len(ws.transport.sent("DELETE")) == 1  # started, once
 
 
 def test_invoke_scores_one_deployment_with_an_ml_token(ws: Workspace) -> None:
@@ -304,3 +319,16 @@ def test_a_server_error_from_the_scorer_is_transient(ws: Workspace) -> None:
 
     with pytest.raises(TransientError, match="502"):
         ws.platform.invoke(EP, {"data": []})
+
+
+def test_an_sdk_that_moved_the_operations_fails_loudly() -> None:
+    ws = Workspace()
+    del ws.ml_client.online_deployments._online_deployment
+    with pytest.raises(RuntimeError, match=r"online_deployments\._online_deployment"):
+        AzureMLPlatform(ws.ml_client, ws.config, credential=ws.credential)
+
+
+def test_building_the_platform_quiets_the_ml_sdk_loggers() -> None:
+    logging.getLogger("azure.ai.ml").setLevel(logging.INFO)  # as importing azure.ai.ml does
+    Workspace()
+    assert logging.getLogger("azure.ai.ml").getEffectiveLevel() == logging.WARNING

@@ -1,8 +1,12 @@
 """Managed online endpoints, deployments and traffic, for ``AzureMLPlatform``.
 
-Every ``begin_*`` call starts the operation and returns: the poller is dropped, never waited
-on (the SDK still polls on a daemon thread of its own); the reconciler follows progress
-through ``get_endpoint`` / ``get_deployment``.
+Every ``begin_*`` call starts the operation and returns, and leaves nothing running: the
+reconciler follows progress through ``get_endpoint`` / ``get_deployment``. azure-ai-ml's
+``begin_*`` return an ``LROPoller`` whose constructor starts a daemon thread that polls the
+operation until it ends, long after the handler returned, with the process credential, and
+raises (logs) what it meets there, a 403 included. Those methods take no ``polling`` option,
+so ``start_only`` passes ``polling=False`` to the generated ARM client beneath them: azure-core
+then uses ``NoPolling``, whose poller is finished at once and starts no thread.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import re
 from collections.abc import Mapping
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 from azure.ai.ml import MLClient, load_online_deployment, load_online_endpoint
 from azure.ai.ml.entities import (
@@ -46,6 +51,12 @@ _PROVISIONING: Mapping[str, ProvisioningState] = {
 _MODEL_REF = re.compile(r"(?:^azureml:|/models/)([^:/]+)[:/](?:versions/)?([^:/]+)$")
 _IMAGE_VARIABLE = "MLOPS_SERVING_IMAGE"
 _TAGS = {"managed-by": "secure-mlops-azure"}
+# Where azure-ai-ml keeps the generated operation groups its begin_* call (its
+# operations/_online_endpoint_operations.py and _online_deployment_operations.py).
+_GENERATED = (
+    ("online_endpoints", "_online_operation"),
+    ("online_deployments", "_online_deployment"),
+)
 
 
 class AzureEndpoints:
@@ -57,6 +68,7 @@ class AzureEndpoints:
         deployment_spec: Path,
         identity_id: str,
     ) -> None:
+        start_only(ml_client)
         self._ml = ml_client
         self._endpoint_spec = endpoint_spec
         self._deployment_spec = deployment_spec
@@ -133,6 +145,38 @@ class AzureEndpoints:
         # A 404 means already gone: deleting is idempotent.
         with translated(f"deployment {endpoint}/{name}"), suppress(ResourceNotFoundError):
             self._ml.online_deployments.begin_delete(name=name, endpoint_name=endpoint)
+
+
+class _StartOnly:
+    """A generated operation group whose ``begin_*`` start the operation without polling it."""
+
+    def __init__(self, operations: Any) -> None:
+        self.operations = operations
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self.operations, name)
+        if not name.startswith("begin_"):
+            return found
+
+        def begin(*args: Any, **kwargs: Any) -> Any:
+            return found(*args, **{**kwargs, "polling": False})  # replaces AzureMLPolling
+
+        return begin
+
+
+def start_only(ml_client: MLClient) -> None:
+    """Make the client's online endpoint and deployment ``begin_*`` leave no poller running;
+    fails loudly if an azure-ai-ml upgrade moved what this relies on."""
+    for group, attribute in _GENERATED:
+        operations = getattr(ml_client, group)
+        generated = getattr(operations, attribute, None)
+        if generated is None:
+            raise RuntimeError(
+                f"azure-ai-ml no longer has {group}.{attribute}: its begin_* would leave "
+                "pollers running; check ml_endpoints.start_only against the new version"
+            )
+        if not isinstance(generated, _StartOnly):
+            setattr(operations, attribute, _StartOnly(generated))
 
 
 def _require_settled(endpoint: OnlineEndpoint, change: str) -> None:

@@ -28,6 +28,7 @@ from shared.domain.models import (
     ModelVersion,
     TrainingJobRequest,
 )
+from shared.logging_setup import quiet_azure_sdk
 from shared.settings import Settings
 
 
@@ -69,6 +70,7 @@ class AzureMLPlatform:
         credential: TokenCredential,
         scoring_transport: HttpTransport | None = None,  # type: ignore[type-arg]
     ) -> None:
+        quiet_azure_sdk()  # importing azure.ai.ml set its loggers to INFO
         self._jobs = AzureJobs(
             ml_client,
             job_spec=config.job_spec,
