@@ -3,11 +3,14 @@
 Starts the app as the Functions host would (``import function_app`` with a connection
 string set), wires the Azure audit sink (Azurite table, Logs Ingestion on the loopback
 server, the process credential), delivers one event through the registered function and
-logs a line carrying a secret, then flushes the exporters.
+logs a line carrying a secret, then flushes the exporters. A handler on the root logger
+stands in for the Functions worker's, which forwards records to the host: the records it
+saw are printed as JSON lines.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -30,6 +33,17 @@ from tests.fake_platform import FakeMLPlatform
 from tests.fakes import InMemoryBlobStore
 
 
+class WorkerHandler(logging.Handler):
+    """What the Python worker attaches to the root logger to hand records to the host."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[dict[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append({"name": record.name, "message": record.getMessage()})
+
+
 class NoSecrets:
     def get(self, name: str) -> str:
         raise KeyError(name)
@@ -39,6 +53,8 @@ def main() -> None:
     from azure.core.credentials import AzureNamedKeyCredential
 
     assert function_app.app is not None
+    worker = WorkerHandler()
+    logging.getLogger().addHandler(worker)
     settings = Settings()
     credential = process_credential(settings.azure_client_id)
     table = open_table(
@@ -89,6 +105,8 @@ def main() -> None:
     )
     get_logger_provider().force_flush()  # type: ignore[attr-defined]
     trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
+    for seen in worker.seen:
+        print(json.dumps(seen))
 
 
 if __name__ == "__main__":

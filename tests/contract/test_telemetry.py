@@ -1,10 +1,13 @@
 """OpenTelemetry export to Application Insights with Entra ID auth, end to end in a subprocess:
 the function host's start-up path, the managed identity credential, the exporter and the
-Logs Ingestion upload all talk to a loopback HTTPS stand-in for Azure."""
+Logs Ingestion upload all talk to a loopback HTTPS stand-in for Azure. Every record is
+exported once: audit events by the app's exporter, its other log lines by the host (which
+gets them from the worker's root handler), never both."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.adapters.azure.telemetry import HOST_JSON, configure_from_environment, host_exporter
 from shared.bootstrap import REPO_ROOT
 from tests.azurite import Azurite
 from tests.contract import loopback_https
@@ -30,7 +34,8 @@ def loopback(tmp_path: Path) -> Iterator[LoopbackAzure]:
     server.close()
 
 
-def run_probe(loopback: LoopbackAzure, azurite: Azurite, event_id: str) -> None:
+def run_probe(loopback: LoopbackAzure, azurite: Azurite, event_id: str) -> list[dict[str, str]]:
+    """Run the probe; return the records the stand-in for the worker's handler saw."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "AZURE_"))},
         "APPLICATIONINSIGHTS_CONNECTION_STRING": (
@@ -58,13 +63,14 @@ def run_probe(loopback: LoopbackAzure, azurite: Azurite, event_id: str) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-4000:]
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
 def test_audit_events_and_handler_logs_reach_application_insights(
     loopback: LoopbackAzure, azurite: Azurite
 ) -> None:
     event_id = str(uuid.uuid4())
-    run_probe(loopback, azurite, event_id)
+    forwarded = run_probe(loopback, azurite, event_id)
 
     tracks = loopback.requests("/v2.1/track")
     assert tracks, [s.path for s in loopback.seen]
@@ -78,11 +84,14 @@ def test_audit_events_and_handler_logs_reach_application_insights(
     assert any(
         e["data"]["baseData"]["properties"]["correlation_id"] == event_id for e in audit_events
     ), audit_events
-    messages = [
-        i["data"]["baseData"]["message"] for i in items if i["data"]["baseType"] == "MessageData"
-    ]
-    assert any(event_id in m and "rejected event" in m for m in messages), messages
-    assert any("AccountKey=***" in m for m in messages), messages
+    # The app's log lines go to the host (once), not through this exporter as well ...
+    exported_lines = [i for i in items if i["data"]["baseType"] == "MessageData"]
+    assert exported_lines == []
+    messages = [r["message"] for r in forwarded if r["name"].startswith("mlops.")]
+    assert any(event_id in m and "rejected event" in m for m in messages), forwarded
+    assert any("AccountKey=***" in m for m in messages), forwarded
+    # ... and the audit events the exporter sends never reach the host too.
+    assert not [r for r in forwarded if r["name"] == "mlops.audit"], forwarded
 
     token_requests = loopback.requests("/msi/token")
     assert token_requests and {r.query["client_id"] for r in token_requests} == {CLIENT_ID}
@@ -95,3 +104,33 @@ def test_audit_events_and_handler_logs_reach_application_insights(
 
     everything = b"".join(s.body for s in loopback.seen)
     assert SECRET.encode() not in everything
+
+
+def test_the_host_json_leaves_exporting_to_the_app() -> None:
+    host = json.loads(HOST_JSON.read_text())
+    assert "telemetryMode" not in host  # the host's default mode: see telemetry.py
+    assert host_exporter({}) is None
+
+
+@pytest.mark.parametrize(
+    ("host", "env", "named"),
+    [
+        ({"telemetryMode": "OpenTelemetry"}, {}, "telemetryMode"),
+        ({"telemetryMode": "openTelemetry"}, {}, "telemetryMode"),
+        ({}, {"PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "true"}, "PYTHON_APPLICATIONINSIGHTS"),
+        ({}, {"PYTHON_ENABLE_OPENTELEMETRY": "1"}, "PYTHON_ENABLE_OPENTELEMETRY"),
+    ],
+)
+def test_the_app_does_not_export_what_the_host_already_exports(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    host: dict[str, str],
+    env: dict[str, str],
+    named: str,
+) -> None:
+    host_json = tmp_path / "host.json"
+    host_json.write_text(json.dumps({"version": "2.0", **host}))
+    settings = {"APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=x", **env}
+    with caplog.at_level(logging.WARNING):
+        assert configure_from_environment(settings, host_json) is False
+    assert named in caplog.text
