@@ -8,9 +8,10 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from email.message import Message
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -80,9 +81,13 @@ class HostServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], host: LocalHost) -> None:
+    def __init__(
+        self, address: tuple[str, int], host: LocalHost, request_timeout: float = 30.0
+    ) -> None:
         super().__init__(address, _Handler)
         self.host = host
+        # A client that stalls mid-request does not hold a thread for long: 408 after this.
+        self.request_timeout = request_timeout
         self._in_flight = 0
         self._idle = threading.Condition()
 
@@ -113,31 +118,20 @@ class _Handler(BaseHTTPRequestHandler):
     server: HostServer
     protocol_version = "HTTP/1.0"  # one request per connection: nothing idles at shutdown
     server_version = "mlops-local-host"
-    timeout = 30  # a client that stalls mid-request does not hold a thread for long
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.request_timeout)
 
     def version_string(self) -> str:
         return self.server_version
 
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def do_OPTIONS(self) -> None:
-        self._serve()
-
-    def do_HEAD(self) -> None:
-        self._serve()
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        # The standard library answers a method without a do_<METHOD> with its own HTML 501:
+        # every method goes to the routes instead, which answer 405 with Allow.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def _serve(self) -> None:
         with self.server.in_flight():
@@ -160,6 +154,8 @@ class _Handler(BaseHTTPRequestHandler):
             return Reply.error(413, f"the body is over {MAX_BODY_BYTES} bytes"), True
         except BadBody as error:
             return Reply.error(400, str(error)), True
+        except TimeoutError:  # the client stopped sending its body
+            return Reply.error(408, "the body did not arrive in time"), True
         return prepared(body), False
 
     def _head(self) -> Head:
@@ -183,6 +179,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(reply.body)
         self.wfile.flush()
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What the standard library calls on a request it cannot parse (400, 414, 431, 505):
+        the JSON error every reply carries instead of its HTML page, with the standard
+        phrase rather than ``message``, which may quote the request."""
+        self.log_error("code %d, message %s", code, message)
+        self.close_connection = True
+        # An unparsed request line leaves HTTP/0.9, which would send the body without a status
+        # line or headers: a client learns nothing from that.
+        self.request_version = self.protocol_version
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "error"
+        self._send(Reply.error(code, phrase.lower(), {"Connection": "close"}))
+
     def _sends_body(self) -> bool:
         chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
         return chunked or (self.headers.get("Content-Length") or "0").strip() not in ("", "0")
@@ -200,8 +211,9 @@ class _Handler(BaseHTTPRequestHandler):
                 read += len(chunk)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        # The path only: a query string may carry a key (code=...).
-        log.info("%s %s %s", self.command, urlsplit(self.path).path, code)
+        # The path only: a query string may carry a key (code=...). No path when the request
+        # line could not be parsed.
+        log.info("%s %s %s", self.command, urlsplit(getattr(self, "path", "")).path, code)
 
     def log_error(self, format: str, *args: Any) -> None:
         log.warning("http: " + format, *args)
