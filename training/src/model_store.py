@@ -4,10 +4,16 @@ mlflow 3.17's ``mlflow.sklearn.load_model`` refuses every format unless
 MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true, and then trusts the types listed inside the model's
 own MLmodel file. Loading here checks the model's types against the allow-list in this file
 instead, so a crafted model cannot trust itself into running code.
+
+Saving writes the model folder itself (``model.skops``, ``MLmodel``, the environment files)
+rather than through ``mlflow.sklearn.save_model``: the Azure ML job runs MLflow 2, whose
+sklearn flavor has no skops format, and the folder must be the same whichever MLflow wrote it.
 """
 
 from __future__ import annotations
 
+import json
+import platform
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +23,7 @@ TRUSTED_TYPES = (
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
 )
+MODEL_FILE = "model.skops"
 
 
 class UntrustedModelError(Exception):
@@ -42,7 +49,7 @@ def signature() -> Any:
 
 
 def pip_requirements() -> list[str]:
-    """Pinned from the running versions; MLflow's own inference imports the model in a
+    """Pinned from the running versions: MLflow's own inference of them imports the model in a
     subprocess, which takes seconds and can pick up unrelated packages."""
     from importlib.metadata import version
 
@@ -50,20 +57,58 @@ def pip_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in packages]
 
 
-def mlflow_options() -> dict[str, Any]:
-    """The save/log arguments shared by the saved and the logged copy of a model."""
-    return {
-        "serialization_format": "skops",
-        "signature": signature(),
-        "skops_trusted_types": list(TRUSTED_TYPES),
-        "pip_requirements": pip_requirements(),
-    }
-
-
 def save(model: Any, path: Path) -> None:
-    import mlflow.sklearn
+    """An MLflow model folder as ``mlflow.sklearn.save_model(serialization_format="skops")``
+    of MLflow 3 writes it, from MLflow 2 or 3. Refuses a model ``load`` would refuse."""
+    import sklearn
+    import skops.io
+    from mlflow import pyfunc
+    from mlflow.models import Model
 
-    mlflow.sklearn.save_model(model, str(path), **mlflow_options())
+    path.mkdir(parents=True)  # like save_model: never into an existing folder
+    skops.io.dump(model, str(path / MODEL_FILE))
+    _check_trusted(path / MODEL_FILE)
+    mlmodel = Model(signature=signature())
+    pyfunc.add_to_model(
+        mlmodel,
+        loader_module="mlflow.sklearn",
+        model_path=MODEL_FILE,
+        conda_env="conda.yaml",
+        python_env="python_env.yaml",
+        predict_fn="predict",
+    )
+    mlmodel.add_flavor(
+        "sklearn",
+        pickled_model=MODEL_FILE,
+        sklearn_version=sklearn.__version__,
+        serialization_format="skops",
+        code=None,
+        skops_trusted_types=list(TRUSTED_TYPES),
+    )
+    mlmodel.save(str(path / "MLmodel"))
+    requirements = pip_requirements()
+    (path / "requirements.txt").write_text("\n".join(requirements), encoding="utf-8")
+    # JSON is YAML: the environment files MLflow reads, without a YAML writer to type-check.
+    python = platform.python_version()
+    conda = {
+        "name": "mlflow-env",
+        "channels": ["conda-forge"],
+        "dependencies": [f"python={python}", "pip", {"pip": requirements}],
+    }
+    env = {"python": python, "build_dependencies": ["pip"], "dependencies": ["-r requirements.txt"]}
+    (path / "conda.yaml").write_text(json.dumps(conda, indent=2) + "\n", encoding="utf-8")
+    (path / "python_env.yaml").write_text(json.dumps(env, indent=2) + "\n", encoding="utf-8")
+
+
+def _check_trusted(model_file: Path) -> list[str]:
+    """The model's types outside skops' defaults, all of them on our allow-list."""
+    import skops.io
+
+    untrusted = [str(t) for t in skops.io.get_untrusted_types(file=str(model_file))]
+    unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    if unexpected:
+        raise UntrustedModelError(f"{model_file} uses types outside the allow-list: {unexpected}")
+    return untrusted
 
 
 def load(path: Path) -> Any:
@@ -78,8 +123,4 @@ def load(path: Path) -> Any:
     model_file = (model_dir / str(flavor["pickled_model"])).resolve()
     if not model_file.is_relative_to(model_dir.resolve()):
         raise UntrustedModelError(f"{model_dir}/MLmodel points outside the model folder")
-    untrusted = [str(t) for t in skops.io.get_untrusted_types(file=str(model_file))]
-    unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
-    if unexpected:
-        raise UntrustedModelError(f"{model_file} uses types outside the allow-list: {unexpected}")
-    return skops.io.load(str(model_file), trusted=untrusted)
+    return skops.io.load(str(model_file), trusted=_check_trusted(model_file))

@@ -1,7 +1,8 @@
 """Train a text classifier, evaluate it against the champion, gate it and optionally register it.
 
     python train.py --data PATH --model-output DIR [--champion MODEL_DIR]
-        [--positive-label spam] [--register-name NAME] [--tag KEY=VALUE ...] [--seed 42]
+        [--positive-label spam] [--register-name NAME] [--job-name NAME]
+        [--tag KEY=VALUE ...] [--seed 42]
 
 Exit codes: 0 a model was trained (gate passed or failed), 2 invalid data, 1 unexpected error.
 """
@@ -32,6 +33,7 @@ from evaluation import (
 from training_data import Dataset, Split
 
 EXIT_TRAINED, EXIT_ERROR, EXIT_INVALID_DATA = 0, 1, 2
+MODEL_ARTIFACT = "model"  # the model folder's path in the run's artifacts
 C = 1.0
 WORD_NGRAMS = (1, 2)
 CHAR_NGRAMS = (1, 5)
@@ -83,6 +85,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--positive-label", default="spam")
     parser.add_argument("--register-name", help="register the model under this name")
+    parser.add_argument(
+        "--job-name", help="the job that trains: a job_name tag, how its submitter finds the model"
+    )
     parser.add_argument("--tag", type=_tag, action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument(
         "--lineage",
@@ -186,15 +191,15 @@ def version_tags(
     return tags | provenance
 
 
-def register(
-    out: Path, name: str, model: Any, tags: dict[str, str], params: dict[str, Any]
-) -> dict[str, str]:
+def register(out: Path, name: str, tags: dict[str, str], params: dict[str, Any]) -> dict[str, str]:
     """One MLflow run with params, metrics and artifacts; one model version created with its tags.
 
     The tags go on at creation so a ModelRegistered handler never sees an untagged version.
+    The saved model folder is logged as plain run artifacts and registered from ``runs:/``:
+    MLflow 3's ``log_model`` first creates a LoggedModel (``/api/2.0/mlflow/logged-models``),
+    which Azure ML's tracking server answers with 404. MLflow 2 and 3 both take this path.
     """
     import mlflow
-    import mlflow.sklearn
 
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     with mlflow.start_run() as run:
@@ -214,8 +219,9 @@ def register(
             "gate.json",
         ):
             mlflow.log_artifact(str(out / artifact))
-        info = mlflow.sklearn.log_model(model, name="model", **model_store.mlflow_options())
-        version = mlflow.register_model(info.model_uri, name, tags=tags)
+        mlflow.log_artifacts(str(out / "model"), artifact_path=MODEL_ARTIFACT)
+        model_uri = f"runs:/{run.info.run_id}/{MODEL_ARTIFACT}"
+        version = mlflow.register_model(model_uri, name, tags=tags)
         registered = {"name": name, "version": str(version.version), "run_id": run.info.run_id}
     write_json(out / "registered.json", registered)
     return registered
@@ -263,7 +269,8 @@ def train(args: argparse.Namespace) -> int:
     out: Path = args.model_output
     out.mkdir(parents=True, exist_ok=True)
     data, files = training_data.load(args.data, args.accepted_files)
-    lineage = file_lineage(files, args.data, dict(args.lineage) | dict(args.tag))
+    job = {"job_name": args.job_name} if args.job_name else {}
+    lineage = file_lineage(files, args.data, dict(args.lineage) | dict(args.tag) | job)
     write_json(out / "lineage.json", lineage)
     write_json(out / "validation.json", data.report())
     if not data.valid:
@@ -278,7 +285,7 @@ def train(args: argparse.Namespace) -> int:
     (out / "model_card.md").write_text(model_card.render(metrics, gate, lineage, params), "utf-8")
     if args.register_name:
         tags = version_tags(gate, metrics, lineage)
-        registered = register(out, args.register_name, model, tags, params)
+        registered = register(out, args.register_name, tags, params)
         print(f"registered {registered['name']} version {registered['version']}")
     print(f"gate {gate['gate']}: {gate['reason']}")
     return EXIT_TRAINED
