@@ -83,7 +83,7 @@ module identities 'modules/identities.bicep' = {
     tags: tags
     functionIdentityName: 'id-${prefix}-func'
     endpointIdentityName: 'id-${prefix}-endpoint'
-    workspaceIdentityName: 'id-${prefix}-mlw'
+    computeIdentityName: 'id-${prefix}-compute'
   }
 }
 
@@ -179,11 +179,10 @@ module workspaceAccess 'modules/rbac-workspace.bicep' = {
   name: 'rbac-workspace'
   scope: rg
   params: {
-    workspaceIdentityPrincipalId: identities.outputs.workspacePrincipalId
+    computePrincipalId: identities.outputs.computePrincipalId
     mlStorageAccountName: mlStorage.outputs.name
     dataStorageAccountName: dataStorage.outputs.name
     trainingContainerName: trainingContainer
-    keyVaultName: keyVault.outputs.name
     containerRegistryName: registry.outputs.name
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
@@ -199,7 +198,7 @@ module workspace 'modules/ml-workspace.bicep' = {
     // Workspace names are at most 33 characters.
     name: 'mlw-${take(environmentName, 20)}-${take(token, 6)}'
     logAnalyticsId: monitoring.outputs.logAnalyticsId
-    workspaceIdentityId: identities.outputs.workspaceIdentityId
+    computeIdentityId: identities.outputs.computeIdentityId
     storageAccountId: mlStorage.outputs.id
     keyVaultId: keyVault.outputs.id
     applicationInsightsId: monitoring.outputs.applicationInsightsId

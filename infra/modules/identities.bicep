@@ -14,8 +14,8 @@ param functionIdentityName string
 @description('Name of the identity the managed online endpoints run as (pulls images, reads models).')
 param endpointIdentityName string
 
-@description('Name of the identity of the Azure ML workspace and its compute cluster.')
-param workspaceIdentityName string
+@description('Name of the identity of the Azure ML compute cluster (the workspace has its own, system-assigned).')
+param computeIdentityName string
 
 resource functionIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: functionIdentityName
@@ -29,10 +29,11 @@ resource endpointIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023
   tags: tags
 }
 
-// A third identity, for the workspace and its cluster: it needs write access to the
-// workspace's own storage and registry, which neither the app nor the endpoints should have.
-resource workspaceIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
-  name: workspaceIdentityName
+// A third identity, for the compute cluster the training job runs on: it writes job outputs
+// and models to the workspace's storage, which neither the app nor the endpoints should do.
+// The workspace itself runs as its system-assigned identity (ml-workspace.bicep says why).
+resource computeIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: computeIdentityName
   location: location
   tags: tags
 }
@@ -45,6 +46,6 @@ output endpointIdentityId string = endpointIdentity.id
 output endpointIdentityName string = endpointIdentity.name
 output endpointClientId string = endpointIdentity.properties.clientId
 output endpointPrincipalId string = endpointIdentity.properties.principalId
-output workspaceIdentityId string = workspaceIdentity.id
-output workspaceIdentityName string = workspaceIdentity.name
-output workspacePrincipalId string = workspaceIdentity.properties.principalId
+output computeIdentityId string = computeIdentity.id
+output computeIdentityName string = computeIdentity.name
+output computePrincipalId string = computeIdentity.properties.principalId

@@ -1,12 +1,16 @@
-// What the Azure ML workspace identity (also its compute cluster's identity) may do. Granted
-// before the workspace is created, because the workspace checks its access to its storage,
-// vault and registry when it is created. Every grant is scoped to one resource.
+// What the compute cluster's identity may do while a training job runs. Granted before the
+// workspace module creates the cluster. Every grant is scoped to one resource.
+//
+// The workspace itself runs as its system-assigned identity, whose role assignments Azure ML
+// creates when it creates the workspace (Learn: "Set up authentication between Azure Machine
+// Learning and other services", workspace identity types); this template grants it nothing.
+// The cluster's user-assigned identity gets what Learn lists for a job's own data access with
+// identity-based datastores, and no more.
 
-param workspaceIdentityPrincipalId string
+param computePrincipalId string
 param mlStorageAccountName string
 param dataStorageAccountName string
 param trainingContainerName string
-param keyVaultName string
 param containerRegistryName string
 
 @description('Object id of whoever runs azd / the pipeline (AZURE_PRINCIPAL_ID); empty: no grant.')
@@ -35,72 +39,54 @@ resource trainingContainer 'Microsoft.Storage/storageAccounts/blobServices/conta
   name: trainingContainerName
 }
 
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
-  name: keyVaultName
-}
-
 resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = {
   name: containerRegistryName
 }
 
-// The workspace's artifact store: job outputs, registered models, code snapshots.
-resource wsBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(mlStorage.id, workspaceIdentityPrincipalId, roles.storageBlobDataContributor)
+// Job outputs and the model the job registers land in the workspace's (identity-based)
+// default datastore: Storage Blob Data Contributor for a cluster's user-assigned identity
+// (Learn: "Disable shared key access for your workspace's storage account", role assignments,
+// "Model Registry and ML Flow"). The account name is all the template knows: the workspace
+// names its containers after its own id when it is created.
+resource computeBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(mlStorage.id, computePrincipalId, roles.storageBlobDataContributor)
   scope: mlStorage
   properties: {
-    principalId: workspaceIdentityPrincipalId
+    principalId: computePrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
   }
 }
 
-// The workspace's file share (code and logs of runs mount from it).
-resource wsFileContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(mlStorage.id, workspaceIdentityPrincipalId, roles.storageFileDataPrivilegedContributor)
-  scope: mlStorage
-  properties: {
-    principalId: workspaceIdentityPrincipalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageFileDataPrivilegedContributor)
-  }
-}
-
-// The workspace keeps its own connection secrets in the vault: secrets only, no RBAC admin.
-resource wsSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, workspaceIdentityPrincipalId, roles.keyVaultSecretsOfficer)
-  scope: vault
-  properties: {
-    principalId: workspaceIdentityPrincipalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
-  }
-}
-
-// Environment images are built on the cluster and pushed with this identity (no admin user).
-resource wsAcrPush 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(registry.id, workspaceIdentityPrincipalId, roles.acrPush)
+// The job's environment image is pulled from the workspace's registry with the cluster's
+// identity (Learn: "Set up authentication ...", "grant the managed service identity ... ACRPull
+// role"): pull only; Azure ML builds and pushes the image with the workspace identity.
+resource computeAcrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(registry.id, computePrincipalId, roles.acrPull)
   scope: registry
   properties: {
-    principalId: workspaceIdentityPrincipalId
+    principalId: computePrincipalId
     principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.acrPush)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.acrPull)
   }
 }
 
-// Training jobs read the training data (training_data datastore), and only that container.
-resource wsTrainingReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(trainingContainer.id, workspaceIdentityPrincipalId, roles.storageBlobDataReader)
+// Jobs read the training data (training_data datastore, identity-based) with the cluster's
+// identity: "at least Storage Blob Data Reader" (Learn: "Access data for training jobs on
+// compute using managed identity"), here on that one container, not the account.
+resource computeTrainingReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(trainingContainer.id, computePrincipalId, roles.storageBlobDataReader)
   scope: trainingContainer
   properties: {
-    principalId: workspaceIdentityPrincipalId
+    principalId: computePrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
   }
 }
 
-// `az ml job create` (the deploy pipeline's first training job) uploads training/src to the
-// workspace's artifact store with the caller's own identity: the deployer needs blob write
-// there, and only there.
+// Whoever deploys works with the workspace's identity-based default datastores (the first
+// training job, outputs and models in studio): Learn ("Disable shared key access ...") asks
+// for Storage Blob Data Contributor on that account for such users, and only there.
 resource deployerBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
   name: guid(mlStorage.id, deployerPrincipalId, roles.storageBlobDataContributor)
   scope: mlStorage

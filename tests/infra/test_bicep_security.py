@@ -227,18 +227,6 @@ def _api_version(resource: Resource) -> str:
     return version
 
 
-def test_ml_workspace_uses_its_identity_hbi_and_explicit_network_access() -> None:
-    workspace = only("Microsoft.MachineLearningServices/workspaces")
-    props = workspace.properties
-    assert workspace.config["identity"]["type"] == "UserAssigned"
-    assert props["primaryUserAssignedIdentity"] == "workspaceIdentityId"
-    assert props["hbiWorkspace"] is True
-    assert props["publicNetworkAccess"] == "publicNetworkAccess"
-    assert props["systemDatastoresAuthMode"] == "identity"
-    param = workspace.file.read_text()
-    assert "param publicNetworkAccess string\n" in param, "no default: callers must choose"
-
-
 def test_compute_cluster_scales_to_zero_without_ssh() -> None:
     cluster = only("Microsoft.MachineLearningServices/workspaces/computes")
     props = cluster.properties
