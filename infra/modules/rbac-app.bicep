@@ -19,7 +19,7 @@ param applicationInsightsName string
 
 var roles = loadJsonContent('../built-in-roles.json')
 
-resource workspace 'Microsoft.MachineLearningServices/workspaces@2024-10-01' existing = {
+resource workspace 'Microsoft.MachineLearningServices/workspaces@2025-06-01' existing = {
   name: workspaceName
 }
 
@@ -75,8 +75,11 @@ resource endpointIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023
   name: endpointIdentityName
 }
 
-// Only the Azure ML actions the app's MLPlatform adapter calls, assignable on this workspace
-// alone. No */delete on jobs or models, no compute or workspace writes, no secrets listing.
+// Only the Azure ML actions the app's MLPlatform adapter (shared/adapters/azure/ml_*.py) needs,
+// each with why. tests/infra/test_ml_role_actions.py drives the adapter through the real
+// azure-ai-ml MLClient, maps every request it sends to its action in Learn's operations list
+// ("Azure permissions for AI + machine learning") and fails on a missing or an unused action.
+// No wildcard, no */delete outside deployments, no compute or workspace writes, no secrets.
 resource mlOperatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(workspace.id, 'mlops-function-ml-operator')
   properties: {
@@ -84,38 +87,56 @@ resource mlOperatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
     roleName: 'MLOps function ML operator ${workspace.name} ${uniqueString(workspace.id)}'
     description: 'Submit and follow training jobs, read models, run blue/green rollouts on online endpoints.'
     type: 'CustomRole'
-    assignableScopes: [ workspace.id ]
+    // A custom role is assignable at a management group, subscription or resource group, not at
+    // a single resource (Learn: "Understand Azure role definitions", AssignableScopes). It is
+    // made assignable in this resource group only, and assigned on the workspace alone below.
+    assignableScopes: [ resourceGroup().id ]
     permissions: [
       {
+        // Nothing for the SDK pollers' status reads: their URLs are subscription-level
+        // (.../providers/Microsoft.MachineLearningServices/locations/{location}/
+        // mfeOperationsStatus/...), which a role assigned on the workspace cannot reach, and
+        // AzureML Data Scientist, the built-in role Learn names for endpoint work at workspace
+        // scope, has no locations/* action either. The app follows progress with the GETs below.
         actions: [
-          // MLClient reads the workspace (discovery URL, default datastore) before any call.
+          // GET the workspace: the SDK reads its location for endpoint and deployment bodies.
           'Microsoft.MachineLearningServices/workspaces/read'
-          // Submit the coalesced training job and poll its status (reconciler).
+          // GET a job (idempotent submit, the reconciler), PUT the coalesced training job.
           'Microsoft.MachineLearningServices/workspaces/jobs/read'
           'Microsoft.MachineLearningServices/workspaces/jobs/write'
-          // Job submission resolves the compute target and the training_data datastore.
+          // Learn "Manage roles in your workspace", "Submitting any type of run (V2)": besides
+          // jobs, a job submitter needs these four. The app never deletes or cancels a job, so
+          // of that row's jobs/* it takes read and write only.
+          'Microsoft.MachineLearningServices/workspaces/environments/write'
+          'Microsoft.MachineLearningServices/workspaces/metadata/artifacts/write'
+          'Microsoft.MachineLearningServices/workspaces/environments/build/action'
+          'Microsoft.MachineLearningServices/workspaces/environments/readSecrets/action'
+          // The same row's workspaces/*/read, narrowed to what a job or deployment names: the
+          // compute, the datastores of its inputs and outputs, its code, environment and model.
           'Microsoft.MachineLearningServices/workspaces/computes/read'
           'Microsoft.MachineLearningServices/workspaces/datastores/read'
-          // Read registered versions and their gate tags (never trusted from the event).
+          'Microsoft.MachineLearningServices/workspaces/codes/read'
+          'Microsoft.MachineLearningServices/workspaces/environments/read'
           'Microsoft.MachineLearningServices/workspaces/models/read'
+          // GET code versions by content hash (reuse a snapshot), GET environment and model
+          // versions (the gate reads a version's tags; a completed job finds its model).
+          'Microsoft.MachineLearningServices/workspaces/codes/versions/read'
+          'Microsoft.MachineLearningServices/workspaces/environments/versions/read'
           'Microsoft.MachineLearningServices/workspaces/models/versions/read'
-          // Blue/green: create the endpoint once, shift traffic (an endpoint write).
+          // PUT the code snapshot version (after startPendingUpload hands out the upload SAS)
+          // and the anonymous environment version that a job or a deployment refers to.
+          'Microsoft.MachineLearningServices/workspaces/codes/versions/write'
+          'Microsoft.MachineLearningServices/workspaces/environments/versions/write'
+          // Blue/green: GET and PUT the endpoint (create once, shift traffic) ...
           'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/read'
           'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/write'
-          // Create the new colour, read its state, delete the old or the rolled-back one.
+          // ... GET, PUT and DELETE the colours' deployments ...
           'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments/read'
           'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments/write'
           'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments/delete'
-          // Smoke test and canary checks score the new deployment (aad_token endpoints).
+          // ... and score one with an Entra token (Learn: "Authentication for managed online
+          // endpoints", data plane, aad_token).
           'Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action'
-          // A deployment names an environment (the serving image, by digest) and the scoring
-          // code snapshot: both are versioned assets the rollout registers or reuses.
-          'Microsoft.MachineLearningServices/workspaces/environments/read'
-          'Microsoft.MachineLearningServices/workspaces/environments/versions/read'
-          'Microsoft.MachineLearningServices/workspaces/environments/versions/write'
-          'Microsoft.MachineLearningServices/workspaces/codes/read'
-          'Microsoft.MachineLearningServices/workspaces/codes/versions/read'
-          'Microsoft.MachineLearningServices/workspaces/codes/versions/write'
         ]
         notActions: []
         dataActions: []
@@ -190,9 +211,11 @@ resource fnTelemetryPublisher 'Microsoft.Authorization/roleAssignments@2022-04-0
 }
 
 // The Functions host's own storage (AzureWebJobsStorage__* identity connection: locks, timer
-// schedule state) and the Flex Consumption deployment package. Blob Data Owner is what the
-// Functions host requires for an identity-based AzureWebJobsStorage; it is scoped to the host
-// account, which holds no training data, state or dead letters.
+// schedule state) and the Flex Consumption deployment package. Learn ("Connecting to host
+// storage with an identity"): Storage Blob Data Owner is the host-only minimum (also what the
+// Flex Consumption quickstarts grant for blob); the timer trigger needs nothing more, and the
+// Event Grid and HTTP triggers use no host storage. Scoped to the host account, which holds no
+// training data, state or dead letters.
 resource fnHostStorageOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(hostStorage.id, functionPrincipalId, roles.storageBlobDataOwner)
   scope: hostStorage
@@ -200,6 +223,19 @@ resource fnHostStorageOwner 'Microsoft.Authorization/roleAssignments@2022-04-01'
     principalId: functionPrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+  }
+}
+
+// The same table's "host only, with support for diagnostic events" row adds Storage Table
+// Data Contributor: without it the host cannot write the diagnostic events that explain a host
+// that fails to start, which is what a first deployment needs to see. Host account only.
+resource fnHostStorageTables 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(hostStorage.id, functionPrincipalId, roles.storageTableDataContributor)
+  scope: hostStorage
+  properties: {
+    principalId: functionPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
   }
 }
 
@@ -215,6 +251,13 @@ resource fnAssignEndpointIdentity 'Microsoft.Authorization/roleAssignments@2022-
   }
 }
 
+// Learn ("Access Azure resources from an online endpoint with a managed identity"): online
+// endpoints need AcrPull on the registry and Storage Blob Data Reader on the workspace's
+// default datastore; a user-assigned endpoint identity gets neither automatically ("Automatic
+// role assignment for endpoint identity" is for system-assigned ones), so both are here.
+// Reader, not Contributor: the deployments only read. AzureML Metrics Writer, which a
+// system-assigned endpoint identity also gets, is not needed: the scoring code writes no
+// workspace metrics.
 // The endpoints pull the serving image by digest ...
 resource endpointAcrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(registry.id, endpointPrincipalId, roles.acrPull)

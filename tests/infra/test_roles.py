@@ -3,6 +3,15 @@
 Every role assignment in infra/ must be one of ALLOWED (principal, role, scope), each scoped
 to one resource of the expected type, named deterministically by guid(scope, principal,
 role); nothing is granted Owner, Contributor or User Access Administrator.
+
+The one broad grant in the deployment is not in this template: the Azure ML workspace runs as
+its system-assigned identity, and Azure ML itself assigns that identity its roles when it
+creates the workspace (Learn "Set up authentication between Azure Machine Learning and other
+services", workspace identity types: "Managed by Microsoft"; "Manage roles in your
+workspace": Azure AI Administrator on the resource group for workspaces created since
+2024-11-19). That is the documented exception to "no broad role for the app's own
+identities"; test_the_workspace_identity_is_azure_ml_s_own_and_granted_nothing_here keeps the
+template from granting it anything, and architecture/decisions.md says why.
 """
 
 from __future__ import annotations
@@ -50,45 +59,36 @@ ALLOWED: dict[tuple[str, str, str, str], str] = {
         "monitoringMetricsPublisher",
         "applicationInsights",
     ): "Microsoft.Insights/components",
-    # Identity-based AzureWebJobsStorage needs Blob Data Owner on the HOST account (which
-    # holds no data); allowed explicitly, on that account only.
+    # Identity-based AzureWebJobsStorage: Blob Data Owner is the host-only minimum, Table Data
+    # Contributor adds the host's diagnostic events (Learn "Connecting to host storage with an
+    # identity"); both on the HOST account (which holds no data) only.
     ("rbac-app.bicep", "functionPrincipalId", "storageBlobDataOwner", "hostStorage"): ACCOUNT,
+    ("rbac-app.bicep", "functionPrincipalId", "storageTableDataContributor", "hostStorage"): (
+        ACCOUNT
+    ),
     # Creating an endpoint that runs as the endpoint identity assigns that identity.
     ("rbac-app.bicep", "functionPrincipalId", "managedIdentityOperator", "endpointIdentity"): (
         "Microsoft.ManagedIdentity/userAssignedIdentities"
     ),
-    # The endpoint identity: pull the image, read the model files.
+    # The endpoint identity: AcrPull and Storage Blob Data Reader on the workspace's default
+    # datastore (Learn "Access Azure resources from an online endpoint"), Reader not
+    # Contributor.
     ("rbac-app.bicep", "endpointPrincipalId", "acrPull", "registry"): (
         "Microsoft.ContainerRegistry/registries"
     ),
     ("rbac-app.bicep", "endpointPrincipalId", "storageBlobDataReader", "mlStorage"): ACCOUNT,
-    # The workspace (and cluster) identity: its own artifact store, vault secrets, image
-    # pushes, and reading the training data.
-    (
-        "rbac-workspace.bicep",
-        "workspaceIdentityPrincipalId",
-        "storageBlobDataContributor",
-        "mlStorage",
-    ): ACCOUNT,
-    (
-        "rbac-workspace.bicep",
-        "workspaceIdentityPrincipalId",
-        "storageFileDataPrivilegedContributor",
-        "mlStorage",
-    ): ACCOUNT,
-    ("rbac-workspace.bicep", "workspaceIdentityPrincipalId", "keyVaultSecretsOfficer", "vault"): (
-        "Microsoft.KeyVault/vaults"
+    # The compute cluster's identity (a job's mounts, outputs, model and image pull): the
+    # workspace's default datastore, the registry (pull only), the training data container.
+    ("rbac-workspace.bicep", "computePrincipalId", "storageBlobDataContributor", "mlStorage"): (
+        ACCOUNT
     ),
-    ("rbac-workspace.bicep", "workspaceIdentityPrincipalId", "acrPush", "registry"): (
+    ("rbac-workspace.bicep", "computePrincipalId", "acrPull", "registry"): (
         "Microsoft.ContainerRegistry/registries"
     ),
-    (
-        "rbac-workspace.bicep",
-        "workspaceIdentityPrincipalId",
-        "storageBlobDataReader",
-        "trainingContainer",
-    ): CONTAINER,
-    # The deployer uploads the first job's code snapshot (az ml job create).
+    ("rbac-workspace.bicep", "computePrincipalId", "storageBlobDataReader", "trainingContainer"): (
+        CONTAINER
+    ),
+    # The deployer works with the identity-based default datastores (the first job, studio).
     ("rbac-workspace.bicep", "deployerPrincipalId", "storageBlobDataContributor", "mlStorage"): (
         ACCOUNT
     ),
@@ -98,28 +98,41 @@ ALLOWED: dict[tuple[str, str, str, str], str] = {
     ),
 }
 
-# The Azure ML actions the Function App's custom role may hold (rbac-app.bicep says why).
+# The Azure ML actions the Function App's custom role may hold (rbac-app.bicep says why each;
+# tests/infra/test_ml_role_actions.py derives them from what the adapter sends).
 ML = "Microsoft.MachineLearningServices/workspaces"
 ALLOWED_ML_ACTIONS = {
     f"{ML}/read",
     f"{ML}/jobs/read",
     f"{ML}/jobs/write",
+    f"{ML}/environments/write",
+    f"{ML}/metadata/artifacts/write",
+    f"{ML}/environments/build/action",
+    f"{ML}/environments/readSecrets/action",
     f"{ML}/computes/read",
     f"{ML}/datastores/read",
+    f"{ML}/codes/read",
+    f"{ML}/environments/read",
     f"{ML}/models/read",
+    f"{ML}/codes/versions/read",
+    f"{ML}/environments/versions/read",
     f"{ML}/models/versions/read",
+    f"{ML}/codes/versions/write",
+    f"{ML}/environments/versions/write",
     f"{ML}/onlineEndpoints/read",
     f"{ML}/onlineEndpoints/write",
     f"{ML}/onlineEndpoints/deployments/read",
     f"{ML}/onlineEndpoints/deployments/write",
     f"{ML}/onlineEndpoints/deployments/delete",
     f"{ML}/onlineEndpoints/score/action",
-    f"{ML}/environments/read",
-    f"{ML}/environments/versions/read",
-    f"{ML}/environments/versions/write",
-    f"{ML}/codes/read",
-    f"{ML}/codes/versions/read",
-    f"{ML}/codes/versions/write",
+}
+# Learn "Manage roles in your workspace", "Submitting any type of run (V2)": what a job
+# submitter needs besides reads and jobs.
+SUBMIT_RUN_V2 = {
+    f"{ML}/environments/write",
+    f"{ML}/metadata/artifacts/write",
+    f"{ML}/environments/build/action",
+    f"{ML}/environments/readSecrets/action",
 }
 
 
@@ -215,7 +228,6 @@ def test_custom_ml_role_holds_only_the_ml_actions_the_app_uses() -> None:
     (role,) = resources("Microsoft.Authorization/roleDefinitions")
     props = role.properties
     assert props["type"] == "CustomRole"
-    assert props["assignableScopes"] == [_workspace_id()]
     (permission,) = props["permissions"]
     actions = set(permission["actions"])
     assert actions == ALLOWED_ML_ACTIONS, {
@@ -227,13 +239,42 @@ def test_custom_ml_role_holds_only_the_ml_actions_the_app_uses() -> None:
     assert permission["dataActions"] == []
 
 
-def _workspace_id() -> Any:
+def test_a_v2_job_submitter_holds_the_actions_learn_lists_besides_jobs() -> None:
+    (role,) = resources("Microsoft.Authorization/roleDefinitions")
+    (permission,) = role.properties["permissions"]
+    missing = SUBMIT_RUN_V2 - set(permission["actions"])
+    assert not missing, f"Submitting any type of run (V2) also needs {sorted(missing)}"
+
+
+def test_the_custom_role_is_assignable_in_the_resource_group_and_assigned_on_the_workspace() -> (
+    None
+):
+    # Learn "Understand Azure role definitions", AssignableScopes: management group,
+    # subscription or resource group, never a single resource.
+    (role,) = resources("Microsoft.Authorization/roleDefinitions")
+    assert role.properties["assignableScopes"] == [_resource_group_id()]
+    (assignment,) = [a for a in assignments() if role_of(a) == CUSTOM_ML_ROLE]
+    assert scope_of(assignment) == "workspace"
+
+
+def _resource_group_id() -> Any:
+    resource_group = {"type": "resource_group", "parameters": {}}
+    resource_group["parameters"] = {"resource_group_name": None, "subscription_id": None}
     return {
         "operator": {
             "type": "property_accessor",
-            "operands": {"operand_1": "workspace", "operand_2": "id"},
+            "operands": {"operand_1": {"function": resource_group}, "operand_2": "id"},
         }
     }
+
+
+def test_the_workspace_identity_is_azure_ml_s_own_and_granted_nothing_here() -> None:
+    (workspace,) = resources("Microsoft.MachineLearningServices/workspaces")
+    assert workspace.config["identity"] == {"type": "SystemAssigned"}
+    assert "primaryUserAssignedIdentity" not in workspace.properties
+    for assignment in assignments():
+        principal = mentions(assignment.properties["principalId"])
+        assert "workspace" not in principal.lower(), f"{assignment} grants the workspace identity"
 
 
 def test_role_ids_are_the_built_in_ids_they_claim_to_be() -> None:
@@ -245,3 +286,4 @@ def test_role_ids_are_the_built_in_ids_they_claim_to_be() -> None:
     assert BUILT_IN["keyVaultSecretsUser"] == "4633458b-17de-408a-b874-0445c86b69e6"
     assert BUILT_IN["monitoringMetricsPublisher"] == "3913510d-42f4-4e42-8a64-420c390055eb"
     assert BUILT_IN["acrPull"] == "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+    assert BUILT_IN["managedIdentityOperator"] == "f1a07417-d97a-45cb-824c-7a7467783830"
