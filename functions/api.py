@@ -17,6 +17,7 @@ import azure.functions as func
 
 from functions.api_http import Call, HttpError, invalid, json_body, respond, serve
 from functions.api_openapi import document
+from shared import bootstrap
 from shared.domain.api_requests import (
     RedeployRequest,
     RollbackRequest,
@@ -110,7 +111,8 @@ def api_get_operation(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("api_openapi")
 @bp.route(route="openapi.json", methods=["GET"], auth_level=ANONYMOUS)
 def api_openapi(req: func.HttpRequest) -> func.HttpResponse:
-    return respond(Answer(200, document()))
+    # The settings name the one model a redeploy may ask for: the document says which.
+    return respond(Answer(200, document(bootstrap.deps().settings.model_name)))
 
 
 def _endpoint(name: str, *, audit: bool) -> str:

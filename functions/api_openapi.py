@@ -1,15 +1,23 @@
 """The manual API as OpenAPI 3.1: what ``GET /api/openapi.json`` serves.
 
-Kept next to the routes and checked against them by a test: every route is described here
-and everything described here is routed, with every status code the code can answer
-(405 for a wrong method comes from the Functions host, not from these functions).
+Kept next to the routes and checked against them by tests: every route is described here
+and everything described here is routed, with every status code the code or the host in
+front of it can answer (405 with Allow for a method a path does not list comes from the host;
+it is nobody's operation). Every rule the code enforces on a request is stated here, so a
+request the document calls valid is never refused 400 (schemathesis checks that in `make
+test`); 422 and 409 refuse valid requests for the state they meet.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.domain.api_requests import MAX_IDEMPOTENCY_KEY, MAX_REASON
+from functions.api_schemas import ref, schemas
+from shared.domain.api_requests import (
+    ENDPOINT_PATTERN,
+    IDEMPOTENCY_KEY_PATTERN,
+    OPERATION_ID_PATTERN,
+)
 from shared.domain.principal import DEPLOYER, READER
 
 _ROLES = (
@@ -19,8 +27,9 @@ _ROLES = (
 _RESPONSES = {
     "400": (
         "BadRequest",
-        "Malformed JSON, a missing, unknown or invalid field, or a bad "
-        "Idempotency-Key; the message names the field.",
+        "A request the document does not allow: malformed JSON, a missing, unknown or invalid "
+        "field, or a bad Idempotency-Key (the message names the field); or one the host could "
+        "not read (a malformed Content-Length or chunked body).",
     ),
     "401": (
         "Unauthorized",
@@ -33,7 +42,8 @@ _RESPONSES = {
         "A rollout is already active (send `supersede: true`), there is "
         "nothing to roll back to, or a request with this Idempotency-Key is running.",
     ),
-    "413": ("PayloadTooLarge", "The body is larger than 16 KiB."),
+    "408": ("RequestTimeout", "The body did not arrive within 30 seconds."),
+    "413": ("PayloadTooLarge", "The body is larger than 16 KiB (1 MiB for the host)."),
     "415": ("UnsupportedMediaType", "Content-Type is not application/json."),
     "422": (
         "Unprocessable",
@@ -44,17 +54,23 @@ _RESPONSES = {
     "500": ("InternalError", "Unexpected; the message carries a request id for the logs."),
     "503": ("Unavailable", "A dependency is busy; retry after Retry-After seconds."),
 }
+# name: (description, always sent)
 _HEADERS = {
-    "401": {"WWW-Authenticate": "Bearer challenge"},
-    "409": {"Retry-After": "Seconds, when the conflict is a request still running"},
-    "429": {"Retry-After": "Seconds until the next one-minute window"},
-    "503": {"Retry-After": "Seconds"},
+    "401": {"WWW-Authenticate": ("Bearer challenge", True)},
+    "409": {"Retry-After": ("Seconds, when the conflict is a request still running", False)},
+    "429": {"Retry-After": ("Seconds until the next one-minute window", True)},
+    "503": {"Retry-After": ("Seconds", True)},
 }
-_READ_ERRORS = ("401", "403", "429", "500", "503")
-_WRITE_ERRORS = ("400", "401", "403", "404", "409", "413", "415", "422", "429", "500", "503")
+_SECONDS = {"type": "string", "pattern": "^[0-9]+$"}
+# What the host answers before a function runs: a request it cannot read, a stalled or
+# oversized body, a function that failed.
+_HOST_ERRORS = ("400", "408", "413", "500")
+_READ_ERRORS = (*_HOST_ERRORS, "401", "403", "429", "503")
+_WRITE_ERRORS = (*_READ_ERRORS, "404", "409", "415", "422")
 
 
-def document() -> dict[str, Any]:
+def document(served_model: str | None = None) -> dict[str, Any]:
+    """The document; with ``served_model``, as served: the redeploy request names it."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -70,7 +86,7 @@ def document() -> dict[str, Any]:
         "components": {
             "securitySchemes": _security_schemes(),
             "parameters": _parameters(),
-            "schemas": _schemas(),
+            "schemas": schemas(served_model),
             "responses": {
                 name: _error(description, code) for code, (name, description) in _RESPONSES.items()
             },
@@ -87,7 +103,7 @@ def _paths() -> dict[str, Any]:
                 "listEndpoints",
                 "The endpoints this app deploys to",
                 (READER, DEPLOYER),
-                {"200": _json(_ref("EndpointList"), "The endpoints")},
+                {"200": _linked(_json(ref("EndpointList"), "The endpoints"), "/endpoints/0/name")},
                 _READ_ERRORS,
             )
         },
@@ -97,7 +113,7 @@ def _paths() -> dict[str, Any]:
                 "getEndpoint",
                 "Deployments, traffic, models and the active rollout",
                 (READER, DEPLOYER),
-                {"200": _json(_ref("Endpoint"), "The endpoint")},
+                {"200": _linked(_json(ref("Endpoint"), "The endpoint"), "/name")},
                 (*_READ_ERRORS, "404"),
             ),
         },
@@ -126,7 +142,7 @@ def _paths() -> dict[str, Any]:
                 "getOperation",
                 "A rollout's state, phases with times and outcome",
                 (READER, DEPLOYER),
-                {"200": _json(_ref("Operation"), "The operation")},
+                {"200": _json(ref("Operation"), "The operation")},
                 (*_READ_ERRORS, "404"),
             ),
         },
@@ -139,7 +155,8 @@ def _paths() -> dict[str, Any]:
                     "200": {
                         "description": "OpenAPI 3.1",
                         "content": {"application/json": {"schema": {"type": "object"}}},
-                    }
+                    },
+                    **_refs(_HOST_ERRORS),
                 },
             }
         },
@@ -148,18 +165,33 @@ def _paths() -> dict[str, Any]:
 
 def _write(op_id: str, summary: str, body: str, key: dict[str, str]) -> dict[str, Any]:
     accepted = _json(
-        _ref("Accepted"),
+        ref("Accepted"),
         "Started (or, for a retried Idempotency-Key, the "
         "first answer again, with `Idempotent-Replayed: true`)",
     )
     accepted["headers"] = {
-        "Location": {"description": "The operation's status URL", "schema": {"type": "string"}}
+        "Location": {
+            "description": "The operation's status URL",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^/api/operations/ro-[0-9a-f]{20}$"},
+        },
+        "Idempotent-Replayed": {
+            "description": "Sent with a replayed first answer",
+            "schema": {"const": "true"},
+        },
+    }
+    accepted["links"] = {
+        "getOperation": {
+            "operationId": "getOperation",
+            "parameters": {"operation_id": "$response.body#/operation_id"},
+            "description": "Follow the rollout this call started.",
+        }
     }
     operation = _operation(op_id, summary, (DEPLOYER,), {"202": accepted}, _WRITE_ERRORS)
     operation["parameters"] = [key]
     operation["requestBody"] = {
         "required": True,
-        "content": {"application/json": {"schema": _ref(body)}},
+        "content": {"application/json": {"schema": ref(body)}},
     }
     return operation
 
@@ -176,14 +208,25 @@ def _operation(
         "summary": summary,
         "description": f"Needs the app role {' or '.join(roles)}.",
         "x-app-roles": list(roles),
-        "responses": {
-            **ok,
-            **{
-                code: {"$ref": f"#/components/responses/{_RESPONSES[code][0]}"}
-                for code in sorted(errors)
-            },
-        },
+        "responses": {**ok, **_refs(errors)},
     }
+
+
+def _refs(codes: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        code: {"$ref": f"#/components/responses/{_RESPONSES[code][0]}"} for code in sorted(codes)
+    }
+
+
+def _linked(response: dict[str, Any], name: str) -> dict[str, Any]:
+    """OpenAPI links from an endpoint's name (at the JSON pointer ``name``) to the operations
+    that take it, so a client (or a stateful fuzzer) can follow them."""
+    targets = ("redeploy", "rollback") if name == "/name" else ("getEndpoint",)
+    response["links"] = {
+        target: {"operationId": target, "parameters": {"endpoint": f"$response.body#{name}"}}
+        for target in targets
+    }
+    return response
 
 
 def _security_schemes() -> dict[str, Any]:
@@ -217,13 +260,13 @@ def _parameters() -> dict[str, Any]:
             "name": "endpoint",
             "in": "path",
             "required": True,
-            "schema": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9-]{2,31}$"},
+            "schema": {"type": "string", "pattern": ENDPOINT_PATTERN},
         },
         "operationId": {
             "name": "operation_id",
             "in": "path",
             "required": True,
-            "schema": {"type": "string", "pattern": "^ro-[0-9a-f]{20}$"},
+            "schema": {"type": "string", "pattern": OPERATION_ID_PATTERN},
         },
         "idempotencyKey": {
             "name": "Idempotency-Key",
@@ -231,135 +274,9 @@ def _parameters() -> dict[str, Any]:
             "required": False,
             "description": "Retries with the same key (per principal) get the first answer "
             "and start nothing; the same key with another body is refused (422).",
-            "schema": {
-                "type": "string",
-                "pattern": f"^[A-Za-z0-9._:-]{{1,{MAX_IDEMPOTENCY_KEY}}}$",
-            },
+            "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
         },
     }
-
-
-def _schemas() -> dict[str, Any]:
-    reason = {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": MAX_REASON,
-        "description": "Why; recorded in every audit record the call causes. No control or "
-        "format characters.",
-    }
-    supersede = {
-        "type": "boolean",
-        "default": False,
-        "description": "Replace a rollout that is already active instead of answering 409.",
-    }
-    nullable = {"type": ["string", "null"]}
-    model = _object(
-        {
-            "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$"},
-            "version": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
-        }
-    )
-    return {
-        "Error": _object({"error": {"type": "string"}, "message": {"type": "string"}}),
-        "RedeployRequest": _object(
-            {
-                "model": model["properties"]["name"],
-                "version": model["properties"]["version"],
-                "reason": reason,
-                "supersede": supersede,
-            },
-            required=("model", "version", "reason"),
-            description="Exactly these fields: image, instance type, command and environment "
-            "variables cannot be set by a caller, and unknown fields are refused by name.",
-        ),
-        "RollbackRequest": _object(
-            {"reason": reason, "supersede": supersede}, required=("reason",)
-        ),
-        "Accepted": _object({"operation_id": {"type": "string"}, "status_url": {"type": "string"}}),
-        "ModelRef": model,
-        "Deployment": _object(
-            {
-                "name": {"type": "string"},
-                "model": _ref("ModelRef"),
-                "image": nullable,
-                "state": {"enum": ["creating", "succeeded", "failed", "deleting"]},
-                "traffic": {"type": "integer", "minimum": 0, "maximum": 100},
-            }
-        ),
-        "ActiveRollout": _object(
-            {
-                "operation_id": {"type": "string"},
-                "phase": {"type": "string"},
-                "model": _ref("ModelRef"),
-            }
-        ),
-        "Endpoint": _object(
-            {
-                "name": {"type": "string"},
-                "traffic": {"type": "object", "additionalProperties": {"type": "integer"}},
-                "serving": nullable,
-                "deployments": {"type": "array", "items": _ref("Deployment")},
-                "active_rollout": {"oneOf": [_ref("ActiveRollout"), {"type": "null"}]},
-            }
-        ),
-        "EndpointList": _object({"endpoints": {"type": "array", "items": _ref("Endpoint")}}),
-        "Transition": _object(
-            {
-                "time": {"type": "string", "format": "date-time"},
-                "phase": {"type": "string"},
-                "note": {"type": "string"},
-            }
-        ),
-        "Operation": _object(
-            {
-                "operation_id": {"type": "string"},
-                "endpoint": {"type": "string"},
-                "kind": {"enum": ["model", "image", "manual", "rollback"]},
-                "model": _ref("ModelRef"),
-                "image": nullable,
-                "requested_by": _object({"actor": {"type": "string"}, "name": nullable}),
-                "reason": {"type": "string"},
-                "phase": {
-                    "enum": [
-                        "planned",
-                        "deploying",
-                        "smoke_testing",
-                        "canary",
-                        "promoted",
-                        "completed",
-                        "rolled_back",
-                        "superseded",
-                    ]
-                },
-                "phase_since": {"type": "string", "format": "date-time"},
-                "active": {"type": "boolean"},
-                "outcome": {"enum": ["succeeded", "rolled_back", "superseded", None]},
-                "deployment": nullable,
-                "previous_deployment": nullable,
-                "previous_model": {"oneOf": [_ref("ModelRef"), {"type": "null"}]},
-                "history": {"type": "array", "items": _ref("Transition")},
-            }
-        ),
-    }
-
-
-def _object(
-    properties: dict[str, Any], *, required: tuple[str, ...] | None = None, description: str = ""
-) -> dict[str, Any]:
-    """Closed objects: every property listed, nothing else allowed."""
-    schema: dict[str, Any] = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": list(properties if required is None else required),
-        "properties": properties,
-    }
-    if description:
-        schema["description"] = description
-    return schema
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -367,10 +284,14 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _error(description: str, code: str) -> dict[str, Any]:
-    answer = _json(_ref("Error"), description)
+    answer = _json(ref("Error"), description)
     if code in _HEADERS:
         answer["headers"] = {
-            name: {"description": text, "schema": {"type": "string"}}
-            for name, text in _HEADERS[code].items()
+            name: {
+                "description": text,
+                "required": always,
+                "schema": _SECONDS if name == "Retry-After" else {"type": "string"},
+            }
+            for name, (text, always) in _HEADERS[code].items()
         }
     return answer

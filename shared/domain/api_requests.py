@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.domain.errors import Rejected
-from shared.domain.events import invisible
 from shared.domain.models import ModelRef
 from shared.domain.validation import check_model_name, check_version
 
@@ -23,10 +22,72 @@ MAX_IDEMPOTENCY_KEY = 128
 REDEPLOY_FIELDS = ("model", "version", "reason", "supersede")
 ROLLBACK_FIELDS = ("reason", "supersede")
 
-# Azure ML online endpoint names: a letter, then letters, digits and '-', 3-32 in all.
-_ENDPOINT = re.compile(r"[A-Za-z][A-Za-z0-9-]{2,31}")
-_OPERATION_ID = re.compile(r"ro-[0-9a-f]{20}")
-_IDEMPOTENCY_KEY = re.compile(rf"[A-Za-z0-9._:-]{{1,{MAX_IDEMPOTENCY_KEY}}}")
+# The patterns as the OpenAPI document states them (matched here as a whole, as JSON Schema's
+# ECMA-262 `$` means). Azure ML online endpoint names: a letter, then letters, digits and
+# '-', 3-32 in all.
+ENDPOINT_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{2,31}$"
+OPERATION_ID_PATTERN = r"^ro-[0-9a-f]{20}$"
+IDEMPOTENCY_KEY_PATTERN = rf"^[A-Za-z0-9._:-]{{1,{MAX_IDEMPOTENCY_KEY}}}$"
+_ENDPOINT = re.compile(ENDPOINT_PATTERN)
+_OPERATION_ID = re.compile(OPERATION_ID_PATTERN)
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+
+# What a reason may not contain: Unicode's control (Cc) and format (Cf) characters and the
+# line and paragraph separators (Zl, Zp), as of Unicode 15.1 (Python 3.13). Written out rather
+# than asked of unicodedata, so this check and the OpenAPI pattern built from it are the same
+# rule on every Python (3.11 knows Unicode 14: U+13439-U+1343F are not Cf there).
+HIDDEN_RANGES = (
+    (0x0000, 0x001F),
+    (0x007F, 0x009F),
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x2028, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+)
+# The space separators (Zs): what str.strip() removes once the hidden characters are out.
+SPACE_RANGES = (
+    (0x0020, 0x0020),
+    (0x00A0, 0x00A0),
+    (0x1680, 0x1680),
+    (0x2000, 0x200A),
+    (0x202F, 0x202F),
+    (0x205F, 0x205F),
+    (0x3000, 0x3000),
+)
+
+
+def _char_class(ranges: tuple[tuple[int, int], ...]) -> str:
+    """A regex class body. BMP characters as \\uXXXX (ECMA-262, Python and Rust agree on
+    that); astral ones as themselves, since no escape for them is common to all three."""
+
+    def one(code: int) -> str:
+        return f"\\u{code:04X}" if code <= 0xFFFF else chr(code)
+
+    return "".join(one(a) if a == b else f"{one(a)}-{one(b)}" for a, b in ranges)
+
+
+_HIDDEN = _char_class(HIDDEN_RANGES)
+# Not hidden anywhere, and something besides spaces: the reason's whole rule, as one pattern.
+REASON_PATTERN = f"^[^{_HIDDEN}]*[^{_HIDDEN}{_char_class(SPACE_RANGES)}][^{_HIDDEN}]*$"
+_REASON = re.compile(REASON_PATTERN)
+_HIDDEN_CHAR = re.compile(f"[{_HIDDEN}]")
 
 
 @dataclass(frozen=True)
@@ -96,14 +157,16 @@ def _string(body: Mapping[str, Any], field: str) -> str:
 
 
 def _reason(body: Mapping[str, Any]) -> str:
-    reason = _string(body, "reason").strip()
-    if not reason:
-        raise Rejected("reason must not be empty", field="reason")
+    """As REASON_PATTERN and MAX_REASON say, counted as sent (before the spaces around it
+    are trimmed), so what the OpenAPI document calls valid is accepted and nothing else."""
+    reason = _string(body, "reason")
     if len(reason) > MAX_REASON:
         raise Rejected(f"reason is longer than {MAX_REASON} characters", field="reason")
-    if any(map(invisible, reason)):
+    if _HIDDEN_CHAR.search(reason):
         raise Rejected("reason contains control or format characters", field="reason")
-    return reason
+    if not _REASON.fullmatch(reason):
+        raise Rejected("reason must not be empty", field="reason")
+    return reason.strip()
 
 
 def _flag(body: Mapping[str, Any], field: str) -> bool:

@@ -63,6 +63,9 @@ class MlflowRegistry:
         from mlflow.exceptions import MlflowException
 
         check_name("model", name)
+        if not (str(version).isascii() and str(version).isdigit()):
+            # MLflow numbers its versions and raises on any other: such a version is not here.
+            raise NotFound(f"model {name}:{version} is not registered")
         with self._lock:
             try:
                 found = self.client().get_model_version(name, str(version))
