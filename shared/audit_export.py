@@ -9,7 +9,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from shared.domain.audit import AuditRecord, ChainReport, from_table_row, verify_chain
+from shared.domain.audit import GENESIS_HASH, AuditRecord, ChainKey, ChainReport, from_table_row
+from shared.domain.audit_verify import verify_chain
 
 
 class BadExport(ValueError):
@@ -30,14 +31,47 @@ def load_export(path: Path) -> list[AuditRecord]:
     return sorted(records.values(), key=lambda r: (r.seq, r.hash))
 
 
-def verify_export(records: list[AuditRecord]) -> ChainReport:
-    """Check the links inside an exported slice, anchored on its first record's prev_hash;
-    the slice's first record must then match the record before it in a wider export."""
-    if not records:
-        return ChainReport(True, 0)
-    first = records[0]
+def verify_export(
+    records: list[AuditRecord],
+    key: ChainKey | None = None,
+    anchor: Mapping[str, Any] | None = None,
+) -> ChainReport:
+    """Check an exported slice from its first record's seq and prev_hash: every link and,
+    with ``key``, every keyed hash and checkpoint; with ``anchor`` (the head row), that no
+    newest records are missing. Without the key the report is never valid."""
+    first = records[0] if records else None
     dicts = (r.to_dict() for r in records)
-    return verify_chain(dicts, first_seq=first.seq, prev_hash=first.prev_hash)
+    return verify_chain(
+        dicts,
+        key=key,
+        first_seq=first.seq if first else 1,
+        prev_hash=first.prev_hash if first else GENESIS_HASH,
+        anchor=anchor,
+    )
+
+
+def load_anchor(path: Path) -> dict[str, Any]:
+    """The head row as `az storage entity show ... -o json` prints it (Seq, Hash, Mac), or
+    the local state store's anchor document (seq, hash, mac)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise BadExport(f"cannot read {path}: {error.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadExport(f"{path} is not a JSON object") from None
+    if not isinstance(doc, dict):
+        raise BadExport(f"{path} is not a JSON object")
+    return doc
+
+
+def load_key(path: Path) -> ChainKey:
+    """The chain key as hex text (`az keyvault secret show ... --query value -o tsv`)."""
+    try:
+        return ChainKey.from_text(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise BadExport(f"cannot read {path}: {error.strerror}") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadExport(f"{path}: {error}") from None  # never echoes the file's text
 
 
 def _rows(text: str, path: Path) -> list[Mapping[str, Any]]:

@@ -22,7 +22,10 @@ if TYPE_CHECKING:  # annotations only: settings and adapters are imported when f
     from shared.adapters.local.audit_sink import SqliteAuditSink
     from shared.adapters.local.blob_store import LocalBlobStore
     from shared.adapters.local.ml_platform import LocalMLPlatform
+    from shared.adapters.local.secret_store import EnvFileSecretStore
+    from shared.domain.audit import ChainKey
     from shared.localhost.eventgrid import LocalEventGrid
+    from shared.ports import Clock, SecretStore, StateStore
     from shared.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -69,15 +72,14 @@ def install(new: Deps | None) -> None:
 
 def build_local(settings: Settings) -> LocalBackend:
     """The local backend under ``settings.home``: real SQLite, MLflow and azmlinfsrv."""
-    from shared.adapters.local.audit_sink import SqliteAuditSink
     from shared.adapters.local.clock import SystemClock
     from shared.adapters.local.ml_platform import LocalMLPlatform
+    from shared.adapters.local.private_files import private_home
     from shared.adapters.local.secret_store import EnvFileSecretStore
     from shared.adapters.local.state_store import SqliteStateStore
     from shared.localhost.eventgrid import LocalEventGrid
 
-    home = settings.home.resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    home = private_home(settings.home)  # 0700, owner-only umask, before anything is created
     clock = SystemClock()
     blobs = local_blob_store(settings)
     events = LocalEventGrid(home / "eventgrid.db")
@@ -89,13 +91,15 @@ def build_local(settings: Settings) -> LocalBackend:
         repo_root=REPO_ROOT,
         positive_label=settings.positive_label,
     )
-    audit = SqliteAuditSink(local_audit_path(settings), clock)
+    state = SqliteStateStore(home / "state.db")
+    secrets = EnvFileSecretStore(home / "secrets.json")
+    audit = local_audit_sink(settings, clock, secrets=secrets, anchor=state)
     built = Deps(
         settings=settings,
         platform=platform,
         blobs=blobs,
-        state=SqliteStateStore(home / "state.db"),
-        secrets=EnvFileSecretStore(home / "secrets.json"),
+        state=state,
+        secrets=secrets,
         audit=audit,
         clock=clock,
         smoke_set=load_smoke_set(settings.smoke_set),
@@ -132,12 +136,15 @@ def build_azure(
     storage = storage_credential or identity
     table = open_table(_need(settings.table_service_url), settings.state_table, storage, **options)
     clock = SystemClock()
+    secrets = KeyVaultSecretStore(_need(settings.key_vault_url), identity, **options)
     audit = AzureAuditSink(
         table,
         logs_client(_need(settings.audit_ingestion_endpoint), identity, **options),
         _need(settings.audit_dcr_id),
         settings.audit_stream,
         clock,
+        key=chain_key_from(secrets, settings.audit_key_secret),
+        checkpoint_every=settings.audit_checkpoint_every,
     )
     built = Deps(
         settings=settings,
@@ -151,7 +158,7 @@ def build_azure(
             settings.storage_account_url, settings.training_container, storage, **options
         ),
         state=AzureStateStore(table),
-        secrets=KeyVaultSecretStore(_need(settings.key_vault_url), identity, **options),
+        secrets=secrets,
         audit=audit,
         clock=clock,
         smoke_set=load_smoke_set(settings.smoke_set),
@@ -177,17 +184,57 @@ def _need(value: str | None) -> str:
     return value
 
 
+def chain_key_from(secrets: SecretStore, name: str) -> Callable[[], ChainKey]:
+    """The audit chain key, read when first needed (the store caches it). The app only
+    reads it: a missing secret is an operator's step, retried until it is done."""
+    from shared.domain.audit import ChainKey
+    from shared.ports import NotFound, TransientError
+
+    def key() -> ChainKey:
+        try:
+            return ChainKey.from_text(secrets.get(name))
+        except NotFound:
+            raise TransientError(
+                f"the audit chain key (Key Vault secret {name!r}) is missing: create it once, "
+                f"e.g. az keyvault secret set --vault-name VAULT --name {name} "
+                "--value $(openssl rand -hex 32)"
+            ) from None
+
+    return key
+
+
 def local_audit_path(settings: Settings) -> Path:
     """The local audit trail's SQLite file under ``settings.home``."""
     return settings.home.resolve() / "audit.db"
+
+
+def local_audit_sink(
+    settings: Settings,
+    clock: Clock,
+    *,
+    secrets: EnvFileSecretStore | None = None,
+    anchor: StateStore | None = None,
+) -> SqliteAuditSink:
+    """The local trail, keyed by the home's secret store and anchored in its state store."""
+    from shared.adapters.local.audit_sink import SqliteAuditSink
+
+    return SqliteAuditSink(
+        local_audit_path(settings),
+        clock,
+        secrets=secrets,
+        anchor=anchor,
+        key_secret=settings.audit_key_secret,
+        checkpoint_every=settings.audit_checkpoint_every,
+    )
 
 
 def local_blob_store(settings: Settings) -> LocalBlobStore:
     """The folder that stands in for the training-data container (the host and the CLI's
     ``upload`` must agree on it)."""
     from shared.adapters.local.blob_store import LocalBlobStore
+    from shared.adapters.local.private_files import private_home
 
-    home = settings.home.resolve()
+    home = private_home(settings.home)
     return LocalBlobStore(home / "blobs", settings.storage_account_url, settings.training_container)
 
 

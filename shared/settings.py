@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     audit_ingestion_endpoint: str | None = None
     audit_dcr_id: str | None = Field(default=None, pattern=r"^(dcr-[0-9a-f]{32})?$")
     audit_stream: str = "Custom-MLOpsAudit_CL"
+    # The audit chain's HMAC key: a Key Vault secret (Azure) or the 0600 secret store (local);
+    # a checkpoint record after every N records.
+    audit_key_secret: str = Field(default="audit-chain-key", pattern=r"^[0-9A-Za-z-]{1,127}$")
+    audit_checkpoint_every: int = Field(default=100, ge=1, le=100_000)
     endpoint_identity_id: str | None = None
     applicationinsights_connection_string: str | None = Field(
         default=None, validation_alias="APPLICATIONINSIGHTS_CONNECTION_STRING", repr=False

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.domain.audit import GENESIS_HASH, AuditEntry, AuditRecord, chain
+from shared.domain.audit import GENESIS_HASH, AuditEntry, AuditRecord, ChainKey, chain
 from shared.domain.events import split_blob_url
 from shared.domain.models import BlobProperties, Stored
 from shared.ports import ConcurrencyConflict, NotFound
@@ -54,6 +54,9 @@ class InMemoryStateStore:
         return Stored(key, json.loads(document), etag)
 
 
+TEST_CHAIN_KEY = ChainKey(bytes(range(32)))  # the fake's audit chain key
+
+
 class RecordingAuditSink:
     """Keeps what services asked to record (``entries``) and the sealed chain (``records``)."""
 
@@ -65,7 +68,13 @@ class RecordingAuditSink:
 
     def append(self, entry: AuditEntry) -> AuditRecord:
         prev = self.records[-1].hash if self.records else GENESIS_HASH
-        record = chain(entry, seq=len(self.records) + 1, time=self.clock.now(), prev_hash=prev)
+        record = chain(
+            entry,
+            seq=len(self.records) + 1,
+            time=self.clock.now(),
+            prev_hash=prev,
+            key=TEST_CHAIN_KEY,
+        )
         self.entries.append(entry)
         self.records.append(record)
         return record

@@ -1,16 +1,33 @@
-"""The audit record (DESIGN.md section 10) and its hash chain."""
+"""The audit record (DESIGN.md section 10), its keyed chain, and how a chain is verified.
+
+Every record's ``hash`` is HMAC-SHA256, under a key only the app holds (``ChainKey``), of the
+canonical JSON of every other field, ``prev_hash`` included: without the key nobody can edit,
+re-seal or append a record that verifies, even by recomputing every hash after it. The head
+is anchored outside the trail (``Head``, kept in the state store), and every N records the
+sink writes a checkpoint record carrying a keyed MAC over the head, so a trail or an export
+that lost its newest records is told apart from a whole one.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Iterable, Mapping
+import secrets
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-SCHEMA_VERSION = 1
+# 2: keyed (HMAC-SHA256). 1: the unkeyed SHA-256 chain of earlier versions, which anyone
+# can recompute: such records are reported, never taken as valid.
+SCHEMA_VERSION = 2
+UNKEYED_SCHEMA_VERSION = 1
 GENESIS_HASH = "0" * 64
+KEY_BYTES = 32
+CHECKPOINT_ACTION = "audit.checkpoint"
+CHECKPOINT_ACTOR = "mlops"
+DEFAULT_CHECKPOINT_EVERY = 100
 
 Outcome = Literal["accepted", "rejected", "duplicate", "succeeded", "failed", "rolled_back"]
 OUTCOMES: tuple[Outcome, ...] = (
@@ -55,7 +72,49 @@ class AuditRecord:
         return asdict(self)
 
 
-def chain(entry: AuditEntry, *, seq: int, time: datetime, prev_hash: str) -> AuditRecord:
+@dataclass(frozen=True)
+class ChainKey:
+    """The chain's HMAC key (Key Vault in Azure, the 0600 secret store locally). Stored as
+    hex text; never shown in a repr, a log line or an error."""
+
+    secret: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.secret) < KEY_BYTES:
+            raise ValueError(f"the audit chain key must be at least {KEY_BYTES} bytes")
+
+    @classmethod
+    def from_text(cls, text: str) -> ChainKey:
+        try:
+            secret = bytes.fromhex(text.strip())
+        except ValueError:
+            raise ValueError("the audit chain key is not hex text") from None  # no echo
+        return cls(secret)
+
+    def mac(self, message: bytes) -> str:
+        return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
+
+
+def new_key_text() -> str:
+    """A fresh key, as the secret stores hold it."""
+    return secrets.token_bytes(KEY_BYTES).hex()
+
+
+def canonical(fields: Mapping[str, Any]) -> bytes:
+    """The bytes a record's hash covers: compact, key-sorted UTF-8 JSON without ``hash``."""
+    body = {key: value for key, value in fields.items() if key != "hash"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode()
+
+
+def record_hash(fields: Mapping[str, Any], key: ChainKey) -> str:
+    """HMAC-SHA256 under ``key`` over ``canonical(fields)``, as lower-case hex."""
+    return key.mac(canonical(fields))
+
+
+def chain(
+    entry: AuditEntry, *, seq: int, time: datetime, prev_hash: str, key: ChainKey
+) -> AuditRecord:
     """Seal ``entry`` as record number ``seq`` after the record whose hash is ``prev_hash``."""
     fields: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -70,41 +129,104 @@ def chain(entry: AuditEntry, *, seq: int, time: datetime, prev_hash: str) -> Aud
         "details": dict(entry.details),
         "prev_hash": prev_hash,
     }
-    return AuditRecord(**fields, hash=record_hash(fields))
+    return AuditRecord(**fields, hash=record_hash(fields, key))
 
 
-def record_hash(fields: Mapping[str, Any]) -> str:
-    """SHA-256 over the canonical JSON of every field except ``hash`` itself."""
-    body = {key: value for key, value in fields.items() if key != "hash"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def head_mac(key: ChainKey, seq: int, head_hash: str) -> str:
+    """The keyed MAC over a chain head. The message never starts with '{', so it cannot
+    be mistaken for a record's canonical JSON."""
+    return key.mac(f"mlops-audit-head:v{SCHEMA_VERSION}:{seq}:{head_hash}".encode())
+
+
+@dataclass(frozen=True)
+class Head:
+    """The anchor: the newest (seq, hash) and its MAC, kept outside the trail."""
+
+    seq: int
+    hash: str
+    mac: str
+
+    @classmethod
+    def sealed(cls, key: ChainKey, record: AuditRecord) -> Head:
+        return cls(record.seq, record.hash, head_mac(key, record.seq, record.hash))
+
+    @classmethod
+    def parse(cls, doc: Mapping[str, Any]) -> Head:
+        """From the state store's document or an operator's copy of the Azure head row
+        (``Seq``, ``Hash``, ``Mac``: any case). Raises ValueError."""
+        lowered = {str(name).lower(): value for name, value in doc.items()}
+        try:
+            seq, found, mac = int(lowered["seq"]), str(lowered["hash"]), str(lowered["mac"])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError("an anchor needs seq, hash and mac") from None
+        return cls(seq, found, mac)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "hash": self.hash, "mac": self.mac}
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """Where the last checkpoint is (seq 0: none yet) and within how many records the next
+    is due, as that checkpoint promised."""
+
+    seq: int
+    every: int
+
+    def due(self, seq: int) -> bool:
+        return seq - self.seq >= self.every
+
+
+def cadence_of(record: Mapping[str, Any] | AuditRecord, default_every: int) -> Cadence:
+    """The cadence a stored checkpoint record sets (a damaged one falls back)."""
+    fields = record.to_dict() if isinstance(record, AuditRecord) else record
+    details = fields.get("details")
+    every = details.get("every") if isinstance(details, Mapping) else None
+    ok = isinstance(every, int) and every >= 1
+    return Cadence(int(fields["seq"]), every if ok and isinstance(every, int) else default_every)
+
+
+def seal(
+    entry: AuditEntry,
+    *,
+    seq: int,
+    time: datetime,
+    prev_hash: str,
+    key: ChainKey,
+    cadence: Cadence,
+    every: int,
+) -> list[AuditRecord]:
+    """``entry`` sealed as ``seq``, followed by a checkpoint when ``cadence`` says one is
+    due; the new checkpoint promises the next within ``every`` records (the setting)."""
+    record = chain(entry, seq=seq, time=time, prev_hash=prev_hash, key=key)
+    if not cadence.due(seq):
+        return [record]
+    mark = AuditEntry(
+        actor=CHECKPOINT_ACTOR,
+        action=CHECKPOINT_ACTION,
+        target="audit",
+        outcome="succeeded",
+        reason=f"chain head at seq {seq}; the next checkpoint within {every} records",
+        details={
+            "head_seq": seq,
+            "head_hash": record.hash,
+            "head_mac": head_mac(key, seq, record.hash),
+            "every": every,
+        },
+    )
+    return [record, chain(mark, seq=seq + 1, time=time, prev_hash=record.hash, key=key)]
 
 
 @dataclass(frozen=True)
 class ChainReport:
+    """``valid`` only when every keyed hash was checked and nothing is wrong; ``unchecked``
+    says what this check could not cover (no key, no anchor, a slice)."""
+
     valid: bool
     records: int
     first_bad_seq: int | None = None
     problem: str = ""
-
-
-def verify_chain(
-    records: Iterable[Mapping[str, Any]], *, first_seq: int = 1, prev_hash: str = GENESIS_HASH
-) -> ChainReport:
-    """Recompute every hash and link; report the first record that does not check out.
-    A slice of the chain (an export) is checked from its own first seq and prev_hash."""
-    prev, expected_seq, count = prev_hash, first_seq, 0
-    for record in records:
-        count += 1
-        seq = int(record["seq"])
-        if seq != expected_seq:
-            return ChainReport(False, count, seq, f"expected seq {expected_seq}, found {seq}")
-        if record["prev_hash"] != prev:
-            return ChainReport(False, count, seq, "prev_hash does not match previous record")
-        if record_hash(record) != record["hash"]:
-            return ChainReport(False, count, seq, "hash does not match record contents")
-        prev, expected_seq = str(record["hash"]), seq + 1
-    return ChainReport(True, count)
+    unchecked: tuple[str, ...] = ()
 
 
 # The Log Analytics table the Azure audit sink writes (MLOpsAudit_CL, through its DCR

@@ -102,6 +102,8 @@ def _chain_tile(chain: ChainReport | None) -> str:
         return _tile("Hash chain", "not verified", "no chain report given")
     if chain.valid:
         return _tile("Hash chain", "valid", f"{chain.records:,} records verified", "good")
+    if chain.first_bad_seq is None:  # nothing wrong found, but no key to check the hashes
+        return _tile("Hash chain", "not verified", chain.problem, "bad")
     return _tile("Hash chain", f"BROKEN at seq {chain.first_bad_seq}", chain.problem, "bad")
 
 

@@ -30,7 +30,7 @@ from shared.services.deps import Deps
 from shared.settings import Settings
 from tests.azurite import ACCOUNT, ACCOUNT_KEY
 from tests.fake_platform import FakeMLPlatform
-from tests.fakes import InMemoryBlobStore
+from tests.fakes import TEST_CHAIN_KEY, InMemoryBlobStore
 
 
 class WorkerHandler(logging.Handler):
@@ -68,6 +68,7 @@ def main() -> None:
         "dcr-00112233445566778899aabbccddeeff",
         settings.audit_stream,
         SystemClock(),
+        key=lambda: TEST_CHAIN_KEY,
     )
     smoke = bootstrap.load_smoke_set(settings.smoke_set)
     bootstrap.install(

@@ -13,13 +13,14 @@ from azure.data.tables import TableClient
 
 from shared.adapters.azure.audit_sink import PARTITION, AzureAuditSink, logs_client
 from shared.adapters.azure.state_store import open_table
-from shared.domain.audit import AUDIT_TABLE_COLUMNS, AuditEntry, from_table_row, verify_chain
+from shared.domain.audit import AUDIT_TABLE_COLUMNS, AuditEntry, from_table_row
+from shared.domain.audit_verify import verify_chain
 from shared.ports import TransientError
 from shared.services.reconciler import reconcile
 from tests.azurite import Azurite
 from tests.conftest import World
 from tests.contract.recording import Canned, FakeCredential, Recorded, RecordingTransport, error
-from tests.fakes import FakeClock
+from tests.fakes import TEST_CHAIN_KEY, FakeClock
 from tests.integration.azure.helpers import fresh_table
 
 ENDPOINT = "https://dce-mlops-x1y2.westeurope-1.ingest.monitor.azure.com"
@@ -41,11 +42,14 @@ def entry(n: int) -> AuditEntry:
 
 
 def sink_for(
-    table: TableClient, transport: RecordingTransport
+    table: TableClient, transport: RecordingTransport, every: int = 100
 ) -> tuple[AzureAuditSink, FakeCredential]:
     credential = FakeCredential()
     logs = logs_client(ENDPOINT, credential, transport=transport)
-    return AzureAuditSink(table, logs, DCR, STREAM, FakeClock()), credential
+    sink = AzureAuditSink(
+        table, logs, DCR, STREAM, FakeClock(), key=lambda: TEST_CHAIN_KEY, checkpoint_every=every
+    )
+    return sink, credential
 
 
 def rows(request: Recorded) -> list[dict[str, Any]]:
@@ -82,7 +86,7 @@ def test_the_chain_continues_across_appends_and_verifies(azurite: Azurite) -> No
     records = [sink.append(entry(n)) for n in range(4)]
     assert [r.seq for r in records] == [1, 2, 3, 4]
     uploaded = [row for sent in transport.sent("POST") for row in rows(sent)]
-    assert verify_chain(from_table_row(row) for row in uploaded).valid
+    assert verify_chain((from_table_row(row) for row in uploaded), key=TEST_CHAIN_KEY).valid
     # Another instance (its own clients) continues the same chain.
     reopened = open_table(azurite.table_url, table.table_name, azurite.credential)
     other, _ = sink_for(reopened, transport)
@@ -158,3 +162,20 @@ def test_a_client_error_is_not_retried_and_not_transient(azurite: Azurite) -> No
         sink.append(entry(1))
     assert not isinstance(info.value, TransientError)
     assert outbox(table) == ["head", "outbox-000000000001"]  # kept for after the fix
+
+
+def test_checkpoints_and_the_head_row_anchor_the_shipped_chain(azurite: Azurite) -> None:
+    table, transport = fresh_table(azurite), RecordingTransport()
+    transport.add("POST", UPLOAD, Canned(204), repeat=True)
+    sink, _ = sink_for(table, transport, every=3)
+    records = [sink.append(entry(n)) for n in range(7)]
+    assert [r.seq for r in records] == [1, 2, 3, 5, 6, 7, 9]  # checkpoints at 4 and 8
+    shipped = [from_table_row(row) for sent in transport.sent("POST") for row in rows(sent)]
+    checkpoints = [r for r in shipped if r["action"] == "audit.checkpoint"]
+    assert [(r["seq"], r["details"]["head_seq"]) for r in checkpoints] == [(4, 3), (8, 7)]
+    head = dict(table.get_entity(PARTITION, "head"))  # what an operator passes as --anchor
+    assert (head["Seq"], head["Hash"]) == (9, records[-1].hash)
+    assert verify_chain(shipped, key=TEST_CHAIN_KEY, anchor=head).valid
+    cut = verify_chain(shipped[:-2], key=TEST_CHAIN_KEY, anchor=head)
+    assert (cut.valid, cut.first_bad_seq) == (False, 8)
+    assert "cut off" in cut.problem

@@ -18,7 +18,8 @@ from azure.functions.timer import TimerRequest
 from azure.storage.blob import ContainerClient, ContentSettings
 
 from shared import bootstrap
-from shared.domain.audit import from_table_row, verify_chain
+from shared.domain.audit import from_table_row
+from shared.domain.audit_verify import verify_chain
 from shared.localhost import eventgrid, topics
 from shared.localhost.functions_registry import user_function
 from shared.settings import Settings
@@ -37,12 +38,23 @@ from tests.contract.ml_workspace import (
     model_version,
 )
 from tests.contract.recording import Canned, FakeCredential, Recorded, RecordingTransport, error
+from tests.contract.test_keyvault import CHALLENGE
+from tests.fakes import TEST_CHAIN_KEY
 
 DCR = "dcr-00112233445566778899aabbccddeeff"
 INGEST = "https://dce-mlops.westeurope-1.ingest.monitor.azure.com"
 EP = "spam-endpoint"
 OPERATION = ARM + "/providers/Microsoft.MachineLearningServices/locations/westeurope/op"
+VAULT = "https://kv-mlops.vault.azure.net"
 GATE = {"gate": "passed", "gate_reason": "beats champion", "accuracy": "0.99", "f1": "0.97"}
+
+
+def chain_key(request: Recorded) -> Canned:
+    """Key Vault: the bearer challenge first (once per process), then the audit chain key."""
+    if "Authorization" not in request.headers:
+        return CHALLENGE
+    secret = f"{VAULT}/secrets/audit-chain-key/0123456789abcdef"
+    return Canned(200, {"value": TEST_CHAIN_KEY.secret.hex(), "id": secret})
 
 
 class World:
@@ -50,6 +62,7 @@ class World:
         self.transport = RecordingTransport()
         self.transport.forward(r"^http://127\.0\.0\.1:", lambda url: url)  # Azurite
         self.transport.add("POST", f"^{INGEST}/dataCollectionRules/", Canned(204), repeat=True)
+        self.transport.add("GET", f"^{VAULT}/secrets/audit-chain-key/", chain_key, repeat=True)
         self.credential = FakeCredential()
         self.settings = Settings(
             backend="azure",
@@ -61,7 +74,7 @@ class World:
             training_container=container,
             table_service_url=azurite.table_url,
             state_table=f"t{uuid.uuid4().hex[:20]}",
-            key_vault_url="https://kv-mlops.vault.azure.net",
+            key_vault_url=VAULT,
             audit_ingestion_endpoint=INGEST,
             audit_dcr_id=DCR,
             endpoint_identity_id=IDENTITY,
@@ -227,7 +240,7 @@ def test_data_to_job_to_model_to_rollout_on_the_azure_backend(
 
     # The trail in Log Analytics is one verified chain, each record with its correlation id.
     rows = sorted({row["Seq"]: row for row in world.audit_rows()}.values(), key=lambda r: r["Seq"])
-    assert verify_chain(from_table_row(row) for row in rows).valid
+    assert verify_chain((from_table_row(row) for row in rows), key=TEST_CHAIN_KEY).valid
     assert all(row["CorrelationId"] for row in rows)
     assert world.credential.requested() >= {
         "https://monitor.azure.com/.default",

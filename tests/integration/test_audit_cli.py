@@ -142,7 +142,7 @@ def tamper(home: Path, *statements: str) -> None:
     ("statements", "seq", "why"),
     [
         (["UPDATE audit SET reason = 'fine' WHERE seq = 2"], 2, "hash does not match"),
-        (["DELETE FROM audit WHERE seq = 3"], 4, "expected seq 3, found 4"),
+        (["DELETE FROM audit WHERE seq = 3"], 3, "expected seq 3, found 4: record 3 is missing"),
         (
             ["UPDATE audit SET hash = 'x' WHERE seq = 1"],
             1,

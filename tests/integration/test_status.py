@@ -16,7 +16,8 @@ from rich.console import Console
 from shared.bootstrap import LocalBackend, build_local
 from shared.cli import main
 from shared.cli_status import render
-from shared.domain.audit import AuditEntry, AuditRecord, ChainReport, verify_chain
+from shared.domain.audit import AuditEntry, AuditRecord, ChainReport
+from shared.domain.audit_verify import verify_chain
 from shared.domain.models import ModelRef
 from shared.domain.rollout import Phase, Rollout, Transition
 from shared.localhost.easyauth import EasyAuth
@@ -28,7 +29,7 @@ from shared.services.rollouts import LOCK, REQUESTER, ROLLOUT
 from shared.settings import Settings
 from shared.status import build_status
 from tests.conftest import World, model_registered
-from tests.fakes import RecordingAuditSink
+from tests.fakes import TEST_CHAIN_KEY, RecordingAuditSink
 from tests.integration.host.hostproc import HostProcess, start_host
 
 ENDPOINT = "spam-endpoint"
@@ -74,7 +75,7 @@ class Trail:
         return [r for r in self._sink.records if r.action.startswith(action_prefix)]
 
     def verify(self) -> ChainReport:
-        return verify_chain(r.to_dict() for r in self._sink.records)
+        return verify_chain((r.to_dict() for r in self._sink.records), key=TEST_CHAIN_KEY)
 
 
 def text(report: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from shared.domain.audit import GENESIS_HASH, AuditEntry, AuditRecord, ChainRepo
 from shared.report import build_report
 from shared.report.data import shape
 from shared.report.html import NO_RECORDS
+from tests.fakes import TEST_CHAIN_KEY
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WS = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/mlw"
@@ -123,7 +124,8 @@ def sealed(entries: Story, start: datetime = START) -> list[AuditRecord]:
     """The records a sink would write, without one: chained in order at their times."""
     records, prev = [], GENESIS_HASH
     for seq, (at, entry) in enumerate(entries, start=1):
-        record = chain(entry, seq=seq, time=start + timedelta(seconds=at), prev_hash=prev)
+        at_time = start + timedelta(seconds=at)
+        record = chain(entry, seq=seq, time=at_time, prev_hash=prev, key=TEST_CHAIN_KEY)
         records.append(record)
         prev = record.hash
     return records

@@ -1,8 +1,12 @@
-"""The audit trail in Azure: one hash chain across every instance, shipped to Log Analytics.
+"""The audit trail in Azure: one keyed chain across every instance, shipped to Log Analytics.
 
 Each append, in one Table transaction in the state table's audit partition, advances the
 chain head (an ETag-guarded row: read head, seal the record, write head only if unchanged,
-retry on conflict) and stores the sealed record as an outbox row. Then the pending outbox
+retry on conflict) and stores the sealed record as an outbox row, plus a checkpoint record
+when one is due. Records are sealed with HMAC under the ``audit-chain-key`` Key Vault secret
+(read through the SecretStore port). The head row is the chain's anchor outside the trail:
+Seq, Hash and Mac, the keyed MAC over them, which `mlops audit verify --anchor` compares
+with an export. Then the pending outbox
 rows are uploaded with the Logs Ingestion API (DCR stream into MLOpsAudit_CL) and deleted.
 If the upload still fails after the SDK's bounded retries, the record stays in the outbox
 and TransientError fails the invocation; the next append (or ``flush``) uploads it again.
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import replace
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -24,7 +28,17 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from shared.adapters.azure._errors import is_transient, sdk_options, translated
 from shared.adapters.azure.state_store import document_properties, document_value
-from shared.domain.audit import GENESIS_HASH, AuditEntry, AuditRecord, chain, to_table_row
+from shared.domain.audit import (
+    DEFAULT_CHECKPOINT_EVERY,
+    GENESIS_HASH,
+    AuditEntry,
+    AuditRecord,
+    Cadence,
+    ChainKey,
+    head_mac,
+    seal,
+    to_table_row,
+)
 from shared.ports import Clock, TransientError
 
 if TYPE_CHECKING:
@@ -50,10 +64,19 @@ def logs_client(endpoint: str, credential: TokenCredential, **options: Any) -> L
 
 class AzureAuditSink:
     def __init__(
-        self, table: TableClient, logs: LogsIngestionClient, rule_id: str, stream: str, clock: Clock
+        self,
+        table: TableClient,
+        logs: LogsIngestionClient,
+        rule_id: str,
+        stream: str,
+        clock: Clock,
+        *,
+        key: Callable[[], ChainKey],
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     ) -> None:
         self._table, self._logs, self._clock = table, logs, clock
         self.rule_id, self.stream = rule_id, stream
+        self._key, self._every = key, checkpoint_every
 
     def __repr__(self) -> str:
         return f"AzureAuditSink({self._table.url}, stream={self.stream})"
@@ -96,31 +119,48 @@ class AzureAuditSink:
         return len(pending)
 
     def _seal(self, entry: AuditEntry) -> AuditRecord:
+        key = self._key()
         for _ in range(_CAS_ATTEMPTS):
             head = self._head()
             seq, prev_hash = (int(head["Seq"]), str(head["Hash"])) if head else (0, GENESIS_HASH)
-            record = chain(
-                entry, seq=seq + 1, time=self._clock.now().astimezone(UTC), prev_hash=prev_hash
+            sealed = seal(
+                entry,
+                seq=seq + 1,
+                time=self._clock.now().astimezone(UTC),
+                prev_hash=prev_hash,
+                key=key,
+                cadence=self._cadence(head),
+                every=self._every,
             )
+            newest = sealed[-1]
+            checkpoint = newest if len(sealed) > 1 else None
             new_head = {
                 "PartitionKey": PARTITION,
                 "RowKey": HEAD,
-                "Seq": record.seq,
-                "Hash": record.hash,
+                "Seq": newest.seq,
+                "Hash": newest.hash,
+                "Mac": head_mac(key, newest.seq, newest.hash),
+                "CheckpointSeq": checkpoint.seq if checkpoint else self._cadence(head).seq,
+                "CheckpointEvery": self._every if checkpoint else self._cadence(head).every,
             }
             head_op: tuple[str, dict[str, Any], dict[str, Any]] = (
                 ("update", new_head, _if_match(head.metadata["etag"]))
                 if head
                 else ("create", new_head, {})
             )
-            outbox = {
-                "PartitionKey": PARTITION,
-                "RowKey": _outbox_key(record.seq),
-                **document_properties(f"audit {record.seq}", to_table_row(record)),
-            }
-            if self._commit([head_op, ("create", outbox, {})]):
-                return record
+            outbox: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+                ("create", _outbox_row(record), {}) for record in sealed
+            ]
+            if self._commit([head_op, *outbox]):
+                return sealed[0]
         raise TransientError("the audit chain head stayed contended; retry the event")
+
+    def _cadence(self, head: Any) -> Cadence:
+        """Where the last checkpoint is, from the head row (none before the first)."""
+        if not head:
+            return Cadence(0, self._every)
+        every = head.get("CheckpointEvery")
+        return Cadence(int(head.get("CheckpointSeq", 0)), int(every) if every else self._every)
 
     def _commit(self, operations: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> bool:
         """False when another instance moved the head first (the whole batch is void)."""
@@ -153,6 +193,14 @@ class AzureAuditSink:
     def _delete_outbox(self, seq: int) -> None:
         with translated("audit outbox"):
             self._table.delete_entity(PARTITION, _outbox_key(seq))  # a missing row is fine
+
+
+def _outbox_row(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "PartitionKey": PARTITION,
+        "RowKey": _outbox_key(record.seq),
+        **document_properties(f"audit {record.seq}", to_table_row(record)),
+    }
 
 
 def _outbox_key(seq: int) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from shared.adapters.local.private_files import private_file
 from shared.ports import TransientError
 
 BUSY_TIMEOUT_MS = 5000
@@ -18,7 +19,7 @@ class ConnectionPool:
 
     def __init__(self, path: Path, schema: str) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)  # 0600 before SQLite opens it: its -wal and -shm copy the mode
         self._local = threading.local()
         self._lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []

@@ -1,10 +1,16 @@
-"""The audit log on SQLite: append-only, sequenced and hash-chained (DESIGN.md section 10)."""
+"""The audit log on SQLite: append-only, sequenced and keyed-chained (DESIGN.md section 10).
+
+The chain key is the ``audit-chain-key`` secret of the home's 0600 secret store (created on
+first append); the anchor, the newest (seq, hash) with its MAC, lives in the home's state
+store (``state.db``), outside the trail, so cutting records off ``audit.db`` shows.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -12,9 +18,29 @@ from pathlib import Path
 from typing import Any
 
 from shared.adapters.local._sqlite import ConnectionPool, translate_errors
-from shared.domain.audit import GENESIS_HASH, AuditEntry, AuditRecord, ChainReport, chain
-from shared.domain.audit import verify_chain as _verify_chain
-from shared.ports import Clock
+from shared.adapters.local.secret_store import EnvFileSecretStore
+from shared.adapters.local.state_store import SqliteStateStore
+from shared.domain.audit import (
+    CHECKPOINT_ACTION,
+    DEFAULT_CHECKPOINT_EVERY,
+    GENESIS_HASH,
+    AuditEntry,
+    AuditRecord,
+    Cadence,
+    ChainKey,
+    ChainReport,
+    Head,
+    cadence_of,
+    new_key_text,
+    seal,
+)
+from shared.domain.audit_verify import verify_chain
+from shared.ports import Clock, ConcurrencyConflict, NotFound, StateStore, TransientError
+
+DEFAULT_KEY_SECRET = "audit-chain-key"  # noqa: S105 (the secret's name, not its value)
+ANCHOR_KIND, ANCHOR_KEY = "audit", "head"
+_ANCHOR_ATTEMPTS = 20
+log = logging.getLogger("mlops.audit")
 
 _COLUMN_LIST = (
     "seq, schema_version, time, actor, action, target, outcome, reason, correlation_id, "
@@ -60,6 +86,7 @@ CREATE TABLE IF NOT EXISTS audit (
     hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_correlation ON audit (correlation_id);
+CREATE INDEX IF NOT EXISTS audit_action ON audit (action, seq);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
@@ -68,9 +95,29 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 
 
 class SqliteAuditSink:
-    def __init__(self, path: Path, clock: Clock) -> None:
+    """``secrets`` and ``anchor`` default to the home's own (``secrets.json`` and
+    ``state.db`` beside ``path``), as the local backend lays them out."""
+
+    def __init__(
+        self,
+        path: Path,
+        clock: Clock,
+        *,
+        secrets: EnvFileSecretStore | None = None,
+        anchor: StateStore | None = None,
+        key_secret: str = DEFAULT_KEY_SECRET,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    ) -> None:
         self._pool = ConnectionPool(path, _SCHEMA)
         self._clock = clock
+        self._secrets = secrets or EnvFileSecretStore(path.parent / "secrets.json")
+        self._closers: list[Callable[[], None]] = [self._pool.close]
+        if anchor is None:
+            own = SqliteStateStore(path.parent / "state.db")
+            anchor = own
+            self._closers.append(own.close)
+        self._anchor = anchor
+        self._key_secret, self._every = key_secret, checkpoint_every
 
     def __repr__(self) -> str:
         return f"SqliteAuditSink({self._pool.path})"
@@ -82,12 +129,23 @@ class SqliteAuditSink:
         # Hash what will be read back: JSON turns tuples into lists and keys into strings.
         details = json.loads(json.dumps(dict(entry.details), allow_nan=False, default=str))
         sealed_entry = replace(entry, details=details)
+        key = ChainKey.from_text(self._secrets.ensure(self._key_secret, new_key_text))
         with self._pool.transaction() as conn:
             last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-            record = chain(sealed_entry, seq=seq, time=now.astimezone(UTC), prev_hash=prev_hash)
-            conn.execute(_INSERT, _row(record))
-        return record
+            sealed = seal(
+                sealed_entry,
+                seq=seq,
+                time=now.astimezone(UTC),
+                prev_hash=prev_hash,
+                key=key,
+                cadence=self._cadence(conn),
+                every=self._every,
+            )
+            for record in sealed:
+                conn.execute(_INSERT, _row(record))
+        self._advance_anchor(Head.sealed(key, sealed[-1]))
+        return sealed[0]
 
     def flush(self) -> int:
         """Nothing to ship: the SQLite file is both the outbox and the store."""
@@ -125,12 +183,76 @@ class SqliteAuditSink:
         return [_record(row) for row in reversed(rows)]
 
     def verify(self) -> ChainReport:
-        """Recompute every hash and link from the first record."""
+        """Recompute every keyed hash and link from the first record, then compare the end
+        with the anchor. Never creates a key: without one the trail is reported unverified."""
+        stored = self._anchor.get(ANCHOR_KIND, ANCHOR_KEY)
         with translate_errors():
-            return _verify_chain(self._stored())
+            return verify_chain(
+                self._stored(),
+                key=self.key(),
+                anchor=None if stored is None else stored.value,
+                anchored=True,
+            )
+
+    def key(self) -> ChainKey | None:
+        """The chain key, if the home has one."""
+        try:
+            return ChainKey.from_text(self._secrets.get(self._key_secret))
+        except NotFound:
+            return None
 
     def close(self) -> None:
-        self._pool.close()
+        for close in reversed(self._closers):
+            close()
+
+    def _cadence(self, conn: sqlite3.Connection) -> Cadence:
+        row = conn.execute(
+            "SELECT seq, details FROM audit WHERE action = ? ORDER BY seq DESC LIMIT 1",
+            (CHECKPOINT_ACTION,),
+        ).fetchone()
+        if row is None:
+            return Cadence(0, self._every)
+        with suppress(json.JSONDecodeError, TypeError):
+            return cadence_of({"seq": row[0], "details": json.loads(row[1])}, self._every)
+        return Cadence(row[0], self._every)
+
+    def _advance_anchor(self, head: Head) -> None:
+        """Move the anchor forward to ``head`` (compare-and-set; never backward). An anchor
+        that no longer matches the trail is evidence and stays as it is for verify to report.
+        A failure here is logged, not raised: the record is already durable, and an anchor
+        left behind by one record is still checked against the trail."""
+        try:
+            for _ in range(_ANCHOR_ATTEMPTS):
+                stored = self._anchor.get(ANCHOR_KIND, ANCHOR_KEY)
+                if stored is not None and not self._may_move(stored.value, head):
+                    return
+                try:
+                    etag = None if stored is None else stored.etag
+                    self._anchor.put(ANCHOR_KIND, ANCHOR_KEY, head.to_dict(), etag=etag)
+                    return
+                except ConcurrencyConflict:
+                    continue
+            log.warning("the audit anchor stayed contended; it stays behind at this append")
+        except TransientError as error:
+            log.warning("the audit anchor was not advanced: %s", error)
+
+    def _may_move(self, current: Any, head: Head) -> bool:
+        try:
+            anchor = Head.parse(current)
+        except ValueError:
+            log.error("the audit anchor is malformed; left as found for `mlops audit verify`")
+            return False
+        if anchor.seq >= head.seq:
+            return False  # a later append moved it already (or the trail was cut: evidence)
+        row = (
+            self._pool.connection()
+            .execute("SELECT hash FROM audit WHERE seq = ?", (anchor.seq,))
+            .fetchone()
+        )
+        if row is None or row[0] != anchor.hash:
+            log.error("the audit anchor does not match the trail; left for `mlops audit verify`")
+            return False
+        return True
 
     def _stored(self) -> Iterator[dict[str, Any]]:
         for row in self._pool.connection().execute(_SELECT_ALL):

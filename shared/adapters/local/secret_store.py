@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import stat
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from shared.ports import NotFound
@@ -36,6 +40,22 @@ class EnvFileSecretStore:
             raise NotFound(f"secret {name!r} is not set")
         return value
 
+    def ensure(self, name: str, make: Callable[[], str]) -> str:
+        """``get(name)``, or store ``make()`` under ``name`` first (the audit chain key is
+        created on first use). One lock for every process, so two first uses agree."""
+        try:
+            return self.get(name)
+        except NotFound:
+            pass
+        with _locked(self.path.with_name(f".{self.path.name}.lock")):
+            document = self._file_secrets()
+            value = document.get(name)
+            if isinstance(value, str) and value:
+                return value
+            document[name] = value = make()
+            _write_private(self.path, json.dumps(document, indent=2) + "\n")
+        return value
+
     def _file_secrets(self) -> dict[str, object]:
         try:
             mode = self.path.stat().st_mode
@@ -54,3 +74,36 @@ class EnvFileSecretStore:
         if not isinstance(document, dict):
             raise ValueError(f"{self.path} is not a UTF-8 JSON object")
         return document
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock across processes, held on an owner-only lock file."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the descriptor closes
+        yield
+    finally:
+        os.close(fd)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace ``path`` atomically with a file created 0600 (never briefly readable)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)

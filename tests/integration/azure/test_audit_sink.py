@@ -12,10 +12,12 @@ import pytest
 from shared.adapters.azure.audit_sink import AzureAuditSink, logs_client
 from shared.adapters.azure.state_store import AzureStateStore, open_table
 from shared.adapters.local.clock import SystemClock
-from shared.domain.audit import AuditEntry, from_table_row, verify_chain
+from shared.domain.audit import AuditEntry, from_table_row
+from shared.domain.audit_verify import verify_chain
 from shared.ports import TransientError
 from tests.azurite import Azurite
 from tests.contract.recording import Canned, FakeCredential, RecordingTransport
+from tests.fakes import TEST_CHAIN_KEY
 from tests.integration.azure.helpers import fresh_table
 
 DCR = "dcr-00112233445566778899aabbccddeeff"
@@ -34,7 +36,9 @@ def test_concurrent_instances_append_to_one_chain(azurite: Azurite) -> None:
         logs = logs_client(
             "https://dce.example.ingest.monitor.azure.com", FakeCredential(), transport=transport
         )
-        sink = AzureAuditSink(table, logs, DCR, "Custom-MLOpsAudit_CL", SystemClock())
+        sink = AzureAuditSink(
+            table, logs, DCR, "Custom-MLOpsAudit_CL", SystemClock(), key=lambda: TEST_CHAIN_KEY
+        )
         for i in range(per_instance):
             sink.append(AuditEntry("test", "probe", f"i{n}", "accepted", correlation_id=f"{n}-{i}"))
 
@@ -51,7 +55,8 @@ def test_concurrent_instances_append_to_one_chain(azurite: Azurite) -> None:
             # A racing flush may ship a row twice: same Seq, same Hash (KQL dedupes by Seq).
             assert uploaded.setdefault(row["Seq"], row)["Hash"] == row["Hash"]
     assert sorted(uploaded) == list(range(1, instances * per_instance + 1))
-    report = verify_chain(from_table_row(uploaded[seq]) for seq in sorted(uploaded))
+    rows = [from_table_row(uploaded[seq]) for seq in sorted(uploaded)]
+    report = verify_chain(rows, key=TEST_CHAIN_KEY)
     assert report.valid, report
     assert len({row["CorrelationId"] for row in uploaded.values()}) == instances * per_instance
 
@@ -66,7 +71,9 @@ def test_the_audit_rows_do_not_show_up_as_state(azurite: Azurite) -> None:
         transport=transport,
         retry_total=0,
     )
-    sink = AzureAuditSink(table, logs, DCR, "Custom-MLOpsAudit_CL", SystemClock())
+    sink = AzureAuditSink(
+        table, logs, DCR, "Custom-MLOpsAudit_CL", SystemClock(), key=lambda: TEST_CHAIN_KEY
+    )
     state = AzureStateStore(table)
     state.put("~audit", "head", {"mine": True}, etag=None)  # a kind that looks the same
     with pytest.raises(TransientError):
