@@ -22,6 +22,7 @@ IDENTITY = (
     "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-endpoint"
 )
 REPO = Path(__file__).parents[2]
+TRAINING_CONTAINER_URL = "https://stmlopsdata.blob.core.windows.net/training-data/"
 ARM_SCOPE = "https://management.azure.com/.default"
 ML_SCOPE = "https://ml.azure.com/.default"
 
@@ -48,6 +49,7 @@ class Workspace:
             job_spec=REPO / "training/jobs/train.yml",
             endpoint_spec=REPO / "training/endpoints/endpoint.yml",
             deployment_spec=REPO / "training/endpoints/deployment.yml",
+            training_container_url=TRAINING_CONTAINER_URL,
             experiment="spam-classifier",
         )
         self.platform = AzureMLPlatform(

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+import yaml  # type: ignore[import-untyped]
 from azure.ai.ml import load_job
 from azure.ai.ml.entities import Command
 
@@ -24,6 +25,7 @@ from tests.contract.ml_workspace import (
 from tests.contract.recording import Canned, Recorded, error
 
 JOB = "train-spam-1a65d59dd14cbcd9"
+TEMPLATE = str(yaml.safe_load((REPO / "training/jobs/train.yml").read_text())["command"])
 PREFIX = "https://stmlopsdata.blob.core.windows.net/training-data/spam/"
 REQUEST = TrainingJobRequest(
     name=JOB,
@@ -34,6 +36,12 @@ REQUEST = TrainingJobRequest(
     tags={"event_id": "ev-1", "blob_url": PREFIX + "batch-2/part-001.tsv", "blob_etag": '"0x8D"'},
     files=(PREFIX + "batch-2/part-001.tsv", PREFIX + "batch-2/part 002.tsv"),
 )
+
+
+def optional_inputs() -> dict[str, str]:
+    """train.yml's declared optional inputs and their types (a comment: see its header)."""
+    text = (REPO / "training/jobs/train.yml").read_text(encoding="utf-8")
+    return dict(re.findall(r"^#   (\w+): (\w+) \(", text, flags=re.MULTILINE))
 
 
 def job_resource(status: str, **tags: str) -> dict[str, Any]:
@@ -93,9 +101,10 @@ def test_submit_creates_the_job_from_train_yml_with_typed_inputs(ws: Workspace) 
     inputs = body["inputs"]
     assert inputs["training_data"] == {
         "jobInputType": "uri_folder",
-        "uri": PREFIX,
+        "uri": "azureml://datastores/training_data/paths/spam/",  # not the https blob URL
         "mode": "ReadOnlyMount",
     }
+    assert inputs["job_name"] == {"jobInputType": "literal", "value": JOB}
     assert inputs["champion"] == {
         "jobInputType": "mlflow_model",
         "uri": f"{WORKSPACE}/models/spam-classifier/versions/3",
@@ -132,6 +141,32 @@ def test_the_anonymous_environment_is_train_yml_s_image_and_conda_file(ws: Works
         "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
     )
     assert "scikit-learn" in env["properties"]["condaFile"]
+
+
+def test_every_optional_input_is_sent_with_the_type_train_yml_declares(ws: Workspace) -> None:
+    _created(ws)
+    ws.add("PUT", f"/jobs/{JOB}", created)
+
+    ws.platform.submit_job(REQUEST)
+
+    sent = ws.one("PUT", f"/jobs/{JOB}").json()["properties"]["inputs"]
+    declared = optional_inputs()
+    assert set(declared) == set(re.findall(r"\$\[\[[^]]*\$\{\{inputs\.(\w+)\}\}", TEMPLATE))
+    assert {name: sent[name]["jobInputType"] for name in declared} == {
+        name: "literal" if kind == "string" else kind for name, kind in declared.items()
+    }
+
+
+def test_data_outside_the_datastore_container_is_refused_before_any_create(
+    ws: Workspace,
+) -> None:
+    ws.add("GET", f"/jobs/{JOB}", error(404, "UserError", f"Job {JOB} not found"))
+    elsewhere = "https://stmlopsdata.blob.core.windows.net/other/spam/"
+
+    with pytest.raises(ValueError, match="outside"):
+        ws.platform.submit_job(TrainingJobRequest(JOB, "spam", elsewhere, "spam-classifier", None))
+
+    assert [r.method for r in ws.transport.requests] == ["GET"]
 
 
 def test_a_first_model_trains_without_a_champion_input(ws: Workspace) -> None:
@@ -232,6 +267,21 @@ def test_a_completed_job_reports_the_version_it_registered(ws: Workspace) -> Non
     assert (job.status, job.model) == ("completed", ModelRef("spam-classifier", "4"))
 
 
+def test_a_completed_job_finds_its_version_by_the_job_name_tag(ws: Workspace) -> None:
+    """train.py tags the version; a version whose lineage names another job is not taken."""
+    ws.add(
+        "GET", f"/jobs/{JOB}", Canned(200, job_resource("Completed", model_name="spam-classifier"))
+    )
+    tagged = {"job_name": JOB}
+    versions = [model_version("spam-classifier", "4", jobName="train-other", tags=tagged)]
+    versions.append(model_version("spam-classifier", "5", tags=tagged))
+    ws.add("GET", "/models/spam-classifier/versions", Canned(200, {"value": versions}))
+
+    job = ws.platform.get_job(JOB)
+
+    assert job.model == ModelRef("spam-classifier", "5")
+
+
 def test_a_missing_job_is_not_found(ws: Workspace) -> None:
     ws.add("GET", f"/jobs/{JOB}", error(404, "UserError", "not found"))
 
@@ -264,3 +314,8 @@ def test_list_models_is_oldest_first(ws: Workspace) -> None:
     listed = ws.platform.list_models("spam-classifier")
 
     assert [m.version for m in listed] == ["1", "2", "10"]
+
+
+def test_the_datastore_is_the_one_infra_creates_for_the_training_container(ws: Workspace) -> None:
+    bicep = (REPO / "infra/modules/ml-workspace.bicep").read_text(encoding="utf-8")
+    assert f"param trainingDatastoreName string = '{ws.config.training_datastore}'" in bicep

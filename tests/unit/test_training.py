@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml  # type: ignore[import-untyped]
 
 from shared import demodata
 
@@ -163,6 +165,18 @@ def test_the_accepted_files_argument_is_base64url_json() -> None:
     assert args.accepted_files == ["a b.tsv"]
     with pytest.raises(SystemExit):
         train.parse_args(["--data", "d", "--model-output", "o", "--accepted-files", "a;rm -rf"])
+
+
+def test_train_yml_runs_train_py_with_its_options_and_declares_its_required_inputs() -> None:
+    """An optional input ($[[...]]) has no value in train.yml, or it could never drop out."""
+    job = yaml.safe_load((REPO_ROOT / "training" / "jobs" / "train.yml").read_text())
+    command: str = job["command"]
+    optional = set(re.findall(r"\$\[\[[^]]*\$\{\{inputs\.(\w+)\}\}", command))
+    required = set(re.findall(r"\$\{\{inputs\.(\w+)\}\}", re.sub(r"\$\[\[.*?\]\]", "", command)))
+    assert required <= set(job["inputs"]) and not optional & set(job["inputs"])
+    assert {"champion", "accepted_files", "lineage", "job_name"} <= optional
+    options = set(re.findall(r"--[a-z-]+", train.build_parser().format_help()))
+    assert set(re.findall(r"--[a-z-]+", command)) <= options
 
 
 # Split

@@ -74,6 +74,10 @@ def _lineage(encoded: str) -> list[tuple[str, str]]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="data file or folder")
     parser.add_argument("--model-output", type=Path, required=True, help="output folder")
@@ -96,7 +100,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="more KEY=VALUE tags, as base64url JSON (what the app passes on Azure ML)",
     )
     parser.add_argument("--seed", type=int, default=42)
-    return parser.parse_args(argv)
+    return parser
 
 
 def _tfidf(**hashing: Any) -> Any:

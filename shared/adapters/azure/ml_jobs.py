@@ -2,10 +2,12 @@
 
 A job is ``training/jobs/train.yml`` loaded with ``load_job`` and completed through the
 SDK's own ``params_override`` (so the schema types every value): the dataset prefix as a
-``uri_folder`` input, the champion as an ``mlflow_model`` input, the accepted files as the
-``accepted_files`` string input (base64url of a JSON list of paths relative to the prefix, so
-only shell-inert characters reach the command line). The command is the YAML's: no request
-value is formatted into it.
+``uri_folder`` input on the identity-based ``training_data`` datastore
+(``azureml://datastores/<datastore>/paths/<prefix>``), the champion as an ``mlflow_model``
+input, the accepted files as the ``accepted_files`` string input (base64url of a JSON list of
+paths relative to the prefix, so only shell-inert characters reach the command line), the job's
+own name as ``job_name`` (train.py tags the model version with it). The command is the YAML's:
+no request value is formatted into it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from azure.ai.ml.entities import Job, Model
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from shared.adapters.azure.ml_errors import translated
+from shared.domain.events import split_blob_url
 from shared.domain.models import JobInfo, JobStatus, ModelRef, ModelVersion, TrainingJobRequest
 
 # Azure ML job states (JobStatus in the REST API) as the domain's.
@@ -50,12 +53,16 @@ class AzureJobs:
         ml_client: MLClient,
         *,
         job_spec: Path,
+        container_url: str,
+        datastore: str,
         compute: str,
         experiment: str,
         positive_label: str,
     ) -> None:
         self._ml = ml_client
         self._job_spec = job_spec
+        self._container_url = container_url if container_url.endswith("/") else container_url + "/"
+        self._datastore = datastore
         self._compute = compute
         self._experiment = experiment
         self._positive_label = positive_label
@@ -95,9 +102,10 @@ class AzureJobs:
             {"experiment_name": self._experiment},
             {"compute": f"azureml:{self._compute}"},
             {"tags": _tags(request)},
-            {"inputs.training_data.path": request.data_url},  # type and mode: train.yml
+            {"inputs.training_data.path": self._datastore_uri(request)},  # type, mode: train.yml
             {"inputs.model_name": request.model_name},
             {"inputs.positive_label": self._positive_label},
+            {"inputs.job_name": request.name},
         ]
         if request.files:
             overrides.append({"inputs.accepted_files": _accepted_files(request)})
@@ -108,6 +116,15 @@ class AzureJobs:
             overrides.append({"inputs.champion": {"type": "mlflow_model", "path": champion}})
         return overrides
 
+    def _datastore_uri(self, request: TrainingJobRequest) -> str:
+        """The dataset prefix on the training_data datastore, which the job reads with the
+        compute's identity: an https blob URL is for public data (Learn, "Access data in a
+        job"). Refuses a prefix outside the datastore's container."""
+        if not request.data_url.startswith(self._container_url):
+            raise ValueError(f"job {request.name}: data is outside {self._container_url}")
+        prefix = request.data_url.removeprefix(self._container_url)
+        return f"azureml://datastores/{self._datastore}/paths/{prefix}"
+
     def _info(self, job: Job) -> JobInfo:
         # Job.status is the SDK's JobStatus enum; Paused and Unknown: keep polling.
         status = _JOB_STATUS.get(str(getattr(job.status, "value", job.status)), "running")
@@ -116,14 +133,17 @@ class AzureJobs:
         return JobInfo(str(job.name), status, model, error)
 
     def _registered_by(self, job: Job) -> ModelRef | None:
-        """The version the job registered: MLflow's registration from inside a job records
-        the job (its run) as the version's ``job_name``. The model's name is the job's tag
-        (read back from an input, a literal is private to the SDK's NodeInput)."""
+        """The version the job registered: train.py tags it ``job_name`` with the job's name
+        (its ``job_name`` input), as the local platform does. A version whose service-set
+        ``job_name`` (lineage) names another job is never taken on its tag. The model's name
+        is the job's tag (read back from an input, a literal is private to the SDK's
+        NodeInput)."""
         model_name = (job.tags or {}).get(_MODEL_TAG)
         if not model_name:
             return None
         for model in self._ml.models.list(name=model_name):
-            if job.name in (model.job_name, (model.tags or {}).get("job_name")):
+            lineage, tagged = model.job_name, (model.tags or {}).get("job_name")
+            if lineage == job.name or (not lineage and tagged == job.name):
                 return ModelRef(model_name, str(model.version))
         return None
 
@@ -142,12 +162,21 @@ def _tags(request: TrainingJobRequest) -> dict[str, str]:
 def _accepted_files(request: TrainingJobRequest) -> str:
     """The accepted files as paths relative to the dataset prefix (what the job sees under
     its ``training_data`` mount). Refuses a file outside the prefix or a list too long to pass
-    as a literal, rather than train on a different set than the one accepted."""
+    as a literal, rather than train on a different set than the one accepted. Paths are
+    compared and sent decoded (a mount shows ``a b.csv``, never ``a%20b.csv``)."""
     prefix = request.data_url if request.data_url.endswith("/") else request.data_url + "/"
-    outside = [url for url in request.files if not url.startswith(prefix)]
+    account, container, folder = split_blob_url(prefix)
+    names: list[str] = []
+    outside = 0
+    for url in request.files:
+        file_account, file_container, path = split_blob_url(url)
+        same = (file_account.lower(), file_container) == (account.lower(), container)
+        if not same or not path.startswith(folder):
+            outside += 1
+        names.append(path.removeprefix(folder))
     if outside:
-        raise ValueError(f"job {request.name}: {len(outside)} file(s) outside {prefix}")
-    document = _base64url_json([url.removeprefix(prefix) for url in request.files])
+        raise ValueError(f"job {request.name}: {outside} file(s) outside {prefix}")
+    document = _base64url_json(names)
     if len(document) > _MAX_ACCEPTED_FILES_JSON:
         raise ValueError(
             f"job {request.name}: {len(request.files)} accepted files exceed the"

@@ -29,6 +29,7 @@ from shared.domain.models import (
     TrainingJobRequest,
 )
 from shared.logging_setup import quiet_azure_sdk
+from shared.ports import TransientError
 from shared.settings import Settings
 
 
@@ -39,6 +40,10 @@ class AzureMLConfig:
     job_spec: Path  # training/jobs/train.yml
     endpoint_spec: Path  # training/endpoints/endpoint.yml
     deployment_spec: Path  # training/endpoints/deployment.yml
+    # The training data container's URL (account URL/container/): jobs read it through the
+    # identity-based datastore below, named as in infra/modules/ml-workspace.bicep.
+    training_container_url: str
+    training_datastore: str = "training_data"
     experiment: str = "text-classifier"
     positive_label: str = "spam"
 
@@ -53,6 +58,9 @@ class AzureMLConfig:
             job_spec=training / "jobs" / "train.yml",
             endpoint_spec=training / "endpoints" / "endpoint.yml",
             deployment_spec=training / "endpoints" / "deployment.yml",
+            training_container_url=(
+                f"{settings.storage_account_url.rstrip('/')}/{settings.training_container}/"
+            ),
             experiment=settings.model_name,
             positive_label=settings.positive_label,
         )
@@ -74,6 +82,8 @@ class AzureMLPlatform:
         self._jobs = AzureJobs(
             ml_client,
             job_spec=config.job_spec,
+            container_url=config.training_container_url,
+            datastore=config.training_datastore,
             compute=config.compute,
             experiment=config.experiment,
             positive_label=config.positive_label,
@@ -119,4 +129,10 @@ class AzureMLPlatform:
     def invoke(
         self, endpoint: str, payload: Mapping[str, Any], *, deployment: str | None = None
     ) -> Any:
+        """A deployment asked for by name must be provisioned: one still creating (or
+        failed) is refused with TransientError before anything is scored."""
+        if deployment is not None:
+            state = self._endpoints.get_deployment(endpoint, deployment).state
+            if state != "succeeded":
+                raise TransientError(f"{endpoint}/{deployment} is {state}, not ready to score")
         return self._scorer.invoke(endpoint, payload, deployment=deployment)
