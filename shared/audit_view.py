@@ -1,10 +1,15 @@
-"""Audit records for people: a compact table, short actor names, and a story as text."""
+"""Audit records for people: a compact table, short actor names, and a story as text.
+
+Every field of a record may hold text from outside (event ids, blob names, topics, principal
+names, reasons), stored as received: each is neutralised here, where it is shown.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
 from shared.domain.audit import AuditRecord
+from shared.domain.text import neutralise
 from shared.explain import Story
 
 _COLUMNS = (
@@ -42,7 +47,7 @@ def row(record: AuditRecord) -> str:
         record.target,
         record.outcome,
         record.correlation_id[:8],
-        _one_line(record.reason),
+        record.reason,
     )
     return _join(values, _COLUMNS)
 
@@ -58,8 +63,9 @@ def header() -> str:
 def story_text(story: Story) -> str:
     """The steps in order with time since the start, then the outcome and where time went."""
     first = story.steps[0].record if story.steps else None
-    lines = [f"story of {story.key}" + (f" (from {first.time[:19]} UTC)" if first else "")]
-    lines.append(f"correlation ids: {', '.join(story.correlation_ids)}")
+    title = f"story of {neutralise(story.key)}"
+    lines = [title + (f" (from {neutralise(first.time[:19])} UTC)" if first else "")]
+    lines.append(f"correlation ids: {', '.join(map(neutralise, story.correlation_ids))}")
     lines.append(_join((name.upper() for name, _ in _STORY_COLUMNS), _STORY_COLUMNS) + "  REASON")
     for step in story.steps:
         record = step.record
@@ -72,9 +78,9 @@ def story_text(story: Story) -> str:
             record.outcome,
         )
         by = _principal(record)
-        reason = _one_line(record.reason) + (f"  [by {by}]" if by else "")
+        reason = neutralise(record.reason) + (f"  [by {neutralise(by)}]" if by else "")
         lines.append(f"{_join(values, _STORY_COLUMNS)}  {reason}")
-    lines.append(f"outcome: {story.outcome}")
+    lines.append(f"outcome: {neutralise(story.outcome)}")
     spans = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in story.spans.items())
     lines.append(f"time: {spans or 'none recorded'}")
     return "\n".join(lines)
@@ -92,12 +98,10 @@ def who(record: AuditRecord) -> str:
     return _principal(record) or short_actor(record.actor)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _join(values: Iterable[str], columns: tuple[tuple[str, int], ...]) -> str:
-    fitted = (_fit(value, width) for value, (_, width) in zip(values, columns, strict=True))
+    fitted = (
+        _fit(neutralise(value), width) for value, (_, width) in zip(values, columns, strict=True)
+    )
     return "  ".join(fitted)
 
 

@@ -7,6 +7,7 @@ import sys
 
 from pydantic import ValidationError
 
+from shared.domain.text import neutralise
 from shared.ports import NotFound, TransientError
 
 
@@ -20,8 +21,9 @@ class CommandError(Exception):
 
 
 def report_error(command: str, error: CommandError) -> int:
-    hint = f" (hint: {error.hint})" if error.hint else ""
-    print(f"mlops {command}: {error}{hint}", file=sys.stderr)
+    # A message may quote what came from outside (an id from the trail, a server's answer).
+    hint = f" (hint: {neutralise(error.hint)})" if error.hint else ""
+    print(f"mlops {command}: {neutralise(str(error))}{hint}", file=sys.stderr)
     return error.code
 
 

@@ -28,12 +28,12 @@ from urllib.parse import quote
 
 from rich import box
 from rich.console import Console, Group, RenderableType
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from shared.cli_errors import CommandError
 from shared.domain.principal import READER
+from shared.domain.text import neutralise
 from shared.settings import Settings
 
 TOKEN_ENV = "MLOPS_TOKEN"  # noqa: S105 (the variable's name, not a secret)
@@ -186,12 +186,12 @@ def render_api(
     parts = [_endpoint_part(_from_api(view)) for view in endpoints]
     parts.append(_active_part(operations))
     if not endpoints:
-        parts.append(Text("The API lists no endpoint: nothing has been deployed yet."))
+        parts.append(_text("The API lists no endpoint: nothing has been deployed yet."))
     note = (
         "Models, recent rollouts, pending training, jobs, events and the audit chain need "
         "the local backend: run `mlops status` without --url where the state lives."
     )
-    _print_parts(console, [*parts, Text(note, style="dim")])
+    _print_parts(console, [*parts, _text(note, style="dim")])
 
 
 def render(report: Mapping[str, Any], console: Console) -> None:
@@ -221,10 +221,10 @@ def _endpoint_part(endpoint: Mapping[str, Any]) -> RenderableType:
         return _none(f"Endpoint {endpoint['name']}: no deployments")
     split = " · ".join(f"{name} {weight}%" for name, weight in endpoint["traffic"].items())
     table = _table(f"Endpoint {endpoint['name']}", "deployment", "traffic", "model", "state")
-    table.caption = escape(f"traffic: {split or 'none'}")
+    table.caption = _text(f"traffic: {split or 'none'}")
     table.add_column("image")
     for d in deployments:
-        state = _state(d["state"]) + (Text(f" {d['error']}", style="red") if d["error"] else "")
+        state = _state(d["state"]) + (_text(f" {d['error']}", style="red") if d["error"] else "")
         _row(table, d["name"], f"{d['traffic']}%", d["model"], state, _image(d["image"]))
     return table
 
@@ -242,7 +242,7 @@ def _models_part(models: list[Mapping[str, Any]]) -> RenderableType:
         gate = _state("rejected" if refused else m["gate"] or "-")
         scores = (_metric(m[name]) for name in metrics)
         on, when = ",".join(m["deployments"]), _when(m["registered"])
-        _row(table, m["version"], gate, *scores, on, when, Text(reason, no_wrap=True))
+        _row(table, m["version"], gate, *scores, on, when, _text(reason, no_wrap=True))
     return table
 
 
@@ -297,20 +297,22 @@ def _jobs_part(jobs: list[Mapping[str, Any]]) -> RenderableType:
 
 def _footer_part(report: Mapping[str, Any]) -> RenderableType:
     dead = report["dead_letters"]
-    events = Text(f"Events: {report['pending_events']} pending, ")
+    events = _text(f"Events: {report['pending_events']} pending, ")
     events.append(f"{len(dead)} dead letter(s)", style="red" if dead else "green")
     audit = report["audit"]
-    chain = Text(f"Audit: {audit['records']} records, chain ")
+    chain = _text(f"Audit: {audit['records']} records, chain ")
     if audit["chain_valid"]:
         chain.append("valid", style="green")
     else:
-        chain.append(f"BROKEN at seq {audit['first_bad_seq']}: {audit['problem']}", style="red")
-    return Group(events, *(Text(f"  {path}", style="red") for path in dead), chain)
+        chain.append(
+            _text(f"BROKEN at seq {audit['first_bad_seq']}: {audit['problem']}", style="red")
+        )
+    return Group(events, *(_text(f"  {path}", style="red") for path in dead), chain)
 
 
 def _table(title: str, *columns: str) -> Table:
     table = Table(
-        title=escape(title),
+        title=_text(title),
         title_justify="left",
         title_style="bold",
         caption_justify="left",
@@ -326,11 +328,17 @@ def _table(title: str, *columns: str) -> Table:
 
 def _row(table: Table, *cells: str | Text) -> None:
     """Cells as Text: a dataset or a reason with brackets is data, not rich markup."""
-    table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells))
+    table.add_row(*(_text(cell) if isinstance(cell, str) else cell for cell in cells))
+
+
+def _text(value: str, style: str = "", *, no_wrap: bool | None = None) -> Text:
+    """Text that came from outside, shown: never markup or emoji codes (a Text is neither),
+    and control, bidi and other format characters escaped (rich passes ESC through)."""
+    return Text(neutralise(value), style=style, no_wrap=no_wrap)
 
 
 def _none(line: str) -> Text:
-    return Text(line, style="bold")
+    return _text(line, style="bold")
 
 
 def _from_api(view: Mapping[str, Any]) -> dict[str, Any]:
@@ -343,7 +351,7 @@ def _from_api(view: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _state(value: str | None) -> Text:
-    return Text(value or "", style=_STYLES.get(value or "", ""))
+    return _text(value or "", style=_STYLES.get(value or "", ""))
 
 
 def _metric(value: float | None) -> str:
@@ -359,8 +367,8 @@ def _image(image: str | None) -> Text:
     apart and keep the table inside 100 columns."""
     if not image:
         return Text("default", style="dim")
-    name, at, digest = image.partition("@sha256:")
-    return Text(f"{name}\n@sha256:{digest[:12]}…" if at else image, overflow="fold")
+    name, at, digest = (neutralise(part) for part in image.partition("@sha256:"))
+    return Text(f"{name}\n@sha256:{digest[:12]}…" if at else name, overflow="fold")
 
 
 def _when(iso: str | None) -> str:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from typing import Any
+
+from shared.domain.text import neutralise
 
 # Values that must never reach a log line, whatever logger or handler emits them.
 _SECRET_PATTERNS = (
@@ -49,6 +52,7 @@ def configure_logging(level: int = logging.INFO) -> None:
             _redact_record(record)
         except Exception:  # the factory runs inside the caller's log call: never raise there
             record.msg, record.args = "unloggable record (redaction failed)", None
+        _one_line(record)
         return record
 
     logging.setLogRecordFactory(redacting_factory)
@@ -91,3 +95,46 @@ def _template(msg: object) -> str:
         return str(msg)
     except Exception:
         return f"<{type(msg).__name__} that cannot be shown>"
+
+
+# Lines of a formatted traceback that are the interpreter's and the code's own text; every
+# other line is an exception's message or note, which may quote outside input.
+_TRACEBACK_OWN = (
+    "Traceback (most recent call last):",
+    "  File ",
+    "\nThe above exception was the direct cause",
+    "\nDuring handling of the above exception",
+    "  [Previous line repeated",
+)
+
+
+def _one_line(record: logging.LogRecord) -> None:
+    """A message built from outside text (an event id, a URL path) stays one line that
+    cannot drive a terminal: neutralised once formatted, and so is each exception message of
+    its traceback. Never raises (it runs inside the caller's log call)."""
+    try:
+        if record.args:
+            record.msg, record.args = record.getMessage(), None
+        record.msg = neutralise(str(record.msg))
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            record.exc_text = _traceback_text(record.exc_info[1])
+    except Exception:
+        record.msg, record.args = "unloggable record (neutralising failed)", None
+
+
+def _traceback_text(error: BaseException) -> str:
+    """The traceback as logging.Formatter would show it, each exception's message and notes
+    on one neutralised line."""
+    parts: list[str] = []
+    outside: list[str] = []
+    for chunk in traceback.TracebackException.from_exception(error).format():
+        if chunk.startswith(_TRACEBACK_OWN):
+            if outside:
+                parts.append(neutralise("".join(outside).rstrip("\n")) + "\n")
+                outside = []
+            parts.append(chunk)
+        else:
+            outside.append(chunk)
+    if outside:
+        parts.append(neutralise("".join(outside).rstrip("\n")))
+    return "".join(parts).rstrip("\n")

@@ -36,6 +36,7 @@ from shared.bootstrap import LocalBackend
 from shared.domain.audit import AuditRecord, ChainReport
 from shared.domain.models import EndpointInfo, ModelVersion
 from shared.domain.rollout import Phase, Rollout
+from shared.domain.text import neutralise
 from shared.ports import NotFound
 from shared.services.api_views import operation_view
 from shared.services.data import WINDOW
@@ -108,7 +109,7 @@ def in_flight(deps: Deps, pending_events: int) -> list[str]:
         rollout = Rollout.from_dict(stored.value)
         if rollout.active:
             busy.append(f"rollout {rollout.model} {_doing(rollout)}")
-    return busy
+    return [neutralise(phrase) for phrase in busy]  # shown on a terminal by the demo
 
 
 def _doing(rollout: Rollout) -> str:

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from shared.domain.text import neutralise
+
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 BLUE = "#0072B2"
 SKY = "#56B4E9"
@@ -36,7 +38,9 @@ _TIME_STEPS = (
 
 
 def esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    """HTML-escaped, after the one neutralising function: a browser, too, would obey a bidi
+    override or show a control character as if it were text."""
+    return html.escape(neutralise(str(value)), quote=True)
 
 
 def clip(text: str, width: int) -> str:
