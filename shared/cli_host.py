@@ -74,9 +74,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         serve(_settings(args), options, lambda url: print(f"{READY}{url}", flush=True))
     except ServeError as error:
-        raise CommandError(
-            str(error), "is another `mlops serve` on that port? try --port 0"
-        ) from None
+        raise CommandError(str(error), error.hint) from None
     print("mlops host stopped", flush=True)
     return 0
 

@@ -22,17 +22,11 @@ from shared import bootstrap
 from shared.localhost.client import pump_delivery
 from shared.localhost.easyauth import EasyAuth
 from shared.localhost.eventgrid import LocalEventGrid
-from shared.localhost.functions_registry import call, registered
+from shared.localhost.functions_registry import Refused, call, registered
 from shared.localhost.host_keys import load_keys, load_signing_key
 from shared.localhost.routes import route_prefix
 from shared.localhost.server import HostServer, LocalHost
-from shared.localhost.timer import (
-    BackgroundLoop,
-    Schedule,
-    TimerRunner,
-    every,
-    resolve_setting,
-)
+from shared.localhost.timer import BackgroundLoop, TimerRunner, every, schedule_of
 from shared.settings import Settings
 
 log = logging.getLogger("mlops.host")
@@ -50,7 +44,11 @@ class HostOptions:
 
 
 class ServeError(Exception):
-    """The host cannot start; the message says why in one line."""
+    """The host cannot start; the message says why in one line, ``hint`` what to try."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 class EventPump(BackgroundLoop):
@@ -92,6 +90,12 @@ class RunningHost:
             )
             self.server = _listen(options, local)
             self._timers = timer_runners(functions, settings, options.reconcile_every)
+        except Refused as why:  # what Azure would not index: one line, not a traceback
+            self._close_backend()
+            raise ServeError(
+                f"Azure would not index this app: {why}",
+                "fix the function, or set the app setting it names",
+            ) from None
         except BaseException:
             self._close_backend()
             raise
@@ -156,16 +160,15 @@ def serve(settings: Settings, options: HostOptions, announce: Callable[[str], No
 def timer_runners(
     functions: Mapping[str, Any], settings: Settings, every_seconds: float | None
 ) -> list[TimerRunner]:
-    """One runner per timer function, on its NCRONTAB schedule (``%SETTING%`` resolved)."""
+    """One runner per timer function, on its NCRONTAB schedule (``%SETTING%`` resolved);
+    the schedule is checked even when ``every_seconds`` replaces it, as Azure would."""
     runners = []
     for name, fn in functions.items():
         trigger = fn.get_trigger()
         if trigger.type != "timerTrigger":
             continue
-        if every_seconds:
-            next_fire = every(every_seconds)
-        else:
-            next_fire = Schedule.parse(resolve_setting(trigger.schedule, settings)).next_after
+        schedule = schedule_of(name, trigger.schedule, settings)
+        next_fire = every(every_seconds) if every_seconds else schedule.next_after
         runners.append(
             TimerRunner(
                 name,
@@ -183,7 +186,10 @@ def _listen(options: HostOptions, local: LocalHost) -> HostServer:
         return HostServer((options.host, options.port), local)
     except OSError as error:
         where = f"{options.host}:{options.port}"
-        raise ServeError(f"cannot listen on {where}: {error.strerror or error}") from None
+        raise ServeError(
+            f"cannot listen on {where}: {error.strerror or error}",
+            "is another `mlops serve` on that port? try --port 0",
+        ) from None
 
 
 def _warn_unserved(functions: Mapping[str, Any]) -> None:

@@ -1,10 +1,15 @@
-"""Timer triggers for the local host: a six-field NCRONTAB schedule and a runner thread.
+"""Timer triggers for the local host: NCRONTAB schedules read as Azure reads them, and a
+runner thread.
 
-Supported subset of NCRONTAB (``{second} {minute} {hour} {day} {month} {day-of-week}``, UTC as
-in Azure by default): ``*``, numbers, lists ``a,b``, ranges ``a-b`` and steps ``*/n``,
-``a-b/n``, ``a/n``. Day of week is 0-6 from Sunday (7 is Sunday too). When both day fields
-are restricted either may match, as in cron. Names (``Mon``, ``Jan``) and the ``hh:mm:ss``
-TimeSpan form are not supported and are refused when the host starts.
+Azure Functions reads a schedule with the NCrontab library (Learn, "Timer trigger for Azure
+Functions"; webjobs-sdk-extensions ``CronSchedule.TryCreate``): six fields
+``{second} {minute} {hour} {day} {month} {day-of-week}``, or five without the seconds (second
+0). Each field: ``*``, a number, a name or any prefix of one (``Jan``, ``Monday``, ``M``), a
+range ``a-b`` (reversed ones are swapped), a step ``*/n``, ``a-b/n`` or ``a/n`` (a step below
+1 counts as 1), and lists of those. Day of week is 0-6, 0 being Sunday; 7 is refused. A time
+matches only when *both* the day of month and the day of week match (NCrontab checks the
+weekday after finding the day, unlike cron's either-or). UTC, as in Azure by default. The
+``hh:mm:ss`` TimeSpan form runs only on an App Service plan, so it is refused.
 """
 
 from __future__ import annotations
@@ -20,11 +25,24 @@ from typing import Any
 
 from azure.functions.timer import TimerRequest
 
+from shared.localhost.functions_registry import Refused
+
 log = logging.getLogger("mlops.host.timer")
 
-# (lowest, highest) for second, minute, hour, day, month, day of week.
-_BOUNDS = ((0, 59), (0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-_SETTING = re.compile(r"^%([A-Za-z0-9_]+)%$")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")  # fmt: skip
+_DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+# NCrontab's CrontabFieldImpl: kind, lowest, highest, names (index 0 is the lowest value).
+_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
+    ("second", 0, 59, ()),
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day", 1, 31, ()),
+    ("month", 1, 12, _MONTHS),
+    ("day-of-week", 0, 6, _DAYS),
+)
+_NUMBER = re.compile(r"[0-9]+")
+_STEP = re.compile(r"[+-]?[0-9]+")  # what .NET int.Parse takes here
 
 
 @dataclass(frozen=True)
@@ -35,19 +53,23 @@ class Schedule:
     days: frozenset[int]
     months: frozenset[int]
     weekdays: frozenset[int]
-    any_day: bool
-    any_weekday: bool
 
     @classmethod
     def parse(cls, expression: str) -> Schedule:
-        fields = expression.split()
-        if len(fields) != 6:
-            raise ValueError(f"NCRONTAB needs 6 fields, got {len(fields)}: {expression!r}")
-        second, minute, hour, day, month, weekday = (
-            _field(text, low, high) for text, (low, high) in zip(fields, _BOUNDS, strict=True)
+        """The schedule, or ``ValueError`` saying which field NCrontab would refuse."""
+        tokens = [token for token in expression.split(" ") if token]  # spaces only, as NCrontab
+        if len(tokens) == 5:
+            tokens.insert(0, "0")
+        if len(tokens) != 6:
+            timespan = " (a TimeSpan runs only on an App Service plan)" if ":" in expression else ""
+            raise ValueError(
+                f"NCRONTAB needs 6 fields (or 5 without seconds), got {len(tokens)}: "
+                f"{expression!r}{timespan}"
+            )
+        seconds, minutes, hours, days, months, weekdays = (
+            _field(token, *spec) for token, spec in zip(tokens, _FIELDS, strict=True)
         )
-        weekdays = frozenset(0 if value == 7 else value for value in weekday)
-        return cls(second, minute, hour, day, month, weekdays, fields[3] == "*", fields[5] == "*")
+        return cls(seconds, minutes, hours, days, months, weekdays)
 
     def next_after(self, moment: datetime) -> datetime:
         """The first firing time strictly after ``moment`` (whole seconds, UTC)."""
@@ -69,27 +91,49 @@ class Schedule:
         raise ValueError("the schedule never fires")
 
     def _day_matches(self, at: datetime) -> bool:
-        by_day = at.day in self.days
-        by_weekday = (at.weekday() + 1) % 7 in self.weekdays  # Python: Monday=0
-        if self.any_day or self.any_weekday:
-            return by_day and by_weekday
-        return by_day or by_weekday
+        # Both, as NCrontab: the day of month, then the day of week (Python: Monday=0).
+        return at.day in self.days and (at.weekday() + 1) % 7 in self.weekdays
+
+
+def schedule_of(function: str, expression: str, settings: Any) -> Schedule:
+    """A timer function's schedule with its ``%SETTING%``s resolved; ``Refused`` naming the
+    function where the Functions host would not index it."""
+    try:
+        return Schedule.parse(resolve_setting(expression, settings))
+    except ValueError as why:
+        raise Refused(f"function {function}: {why}") from None
 
 
 def resolve_setting(value: str, settings: Any) -> str:
-    """``%NAME%`` → the app setting NAME: the environment first, as in Azure, then the
-    default of the matching ``Settings`` field (``MLOPS_X`` → ``x``)."""
-    match = _SETTING.match(value.strip())
-    if not match:
-        return value
-    name = match.group(1)
+    """Every ``%NAME%`` in ``value`` → the app setting NAME, as the WebJobs SDK's
+    ``NameResolverExtensions.ResolveWholeString`` does, with its error messages. NAME is read
+    from the environment, as in Azure, else from the ``Settings`` field read from NAME (the
+    local stand-in for local.settings.json); a name neither defines does not resolve."""
+    parts, at = [], 0
+    while (start := value.find("%", at)) >= 0:
+        end = value.find("%", start + 1)
+        if end < 0:
+            raise Refused(f"The '%' at position {start} does not have a closing '%'")
+        name = value[start + 1 : end]
+        resolved = _app_setting(name, settings)
+        if resolved is None:
+            raise Refused(f"'%{name}%' does not resolve to a value.")
+        parts += [value[at:start], resolved]
+        at = end + 1
+    return "".join([*parts, value[at:]])
+
+
+def _app_setting(name: str, settings: Any) -> str | None:
     if name in os.environ:
         return os.environ[name]
-    field = name.lower().removeprefix("mlops_")
-    resolved = getattr(settings, field, None)
-    if resolved is None:
-        raise ValueError(f"app setting {name} is not defined")
-    return str(resolved)
+    model = type(settings)
+    prefix = str(getattr(model, "model_config", {}).get("env_prefix", ""))
+    for field, info in getattr(model, "model_fields", {}).items():
+        alias = info.validation_alias
+        if (alias if isinstance(alias, str) else f"{prefix}{field}").upper() == name.upper():
+            value = getattr(settings, field)
+            return None if value is None else str(value)
+    return None
 
 
 class BackgroundLoop:
@@ -159,30 +203,46 @@ def every(seconds: float) -> Callable[[datetime], datetime]:
     return lambda moment: moment + timedelta(seconds=seconds)
 
 
-def _field(text: str, low: int, high: int) -> frozenset[int]:
+def _field(text: str, kind: str, low: int, high: int, names: tuple[str, ...]) -> frozenset[int]:
     values: set[int] = set()
     try:
         for part in text.split(","):
-            values.update(_part(part, low, high))
+            values.update(_part(part, low, high, names))
     except ValueError:
-        raise ValueError(f"NCRONTAB field {text!r}: numbers {low}-{high}, *, a-b, /n") from None
+        named = f", {names[0][:3]}-{names[-1][:3]}" if names else ""
+        raise ValueError(
+            f"NCRONTAB {kind} field {text!r}: {low}-{high}{named}, *, a-b, a/n, a-b/n, lists"
+        ) from None
     return frozenset(values)
 
 
-def _part(part: str, low: int, high: int) -> range:
-    span, _, step_text = part.partition("/")
-    step = int(step_text) if step_text else 1
+def _part(part: str, low: int, high: int, names: tuple[str, ...]) -> range:
+    """One element of a list, read as NCrontab's ``CrontabFieldImpl.InternalParse``."""
+    span, step = part, 0
+    if (slash := part.find("/")) > 0:
+        span, step_text = part[:slash], part[slash + 1 :]
+        if not _STEP.fullmatch(step_text):
+            raise ValueError(part)
+        step = int(step_text)
     if span == "*":
         start, end = low, high
-    elif "-" in span:
-        first, _, last = span.partition("-")
-        start, end = int(first), int(last)
+    elif (dash := span.find("-")) > 0:
+        start, end = sorted((_value(span[:dash], low, names), _value(span[dash + 1 :], low, names)))
     else:
-        start = int(span)
-        end = high if step_text else start
-    if step < 1 or not low <= start <= end <= high:
+        start = _value(span, low, names)
+        end = high if slash > 0 else start
+    if not low <= start <= end <= high:
         raise ValueError(part)
-    return range(start, end + 1, step)
+    return range(start, end + 1, max(step, 1))
+
+
+def _value(text: str, low: int, names: tuple[str, ...]) -> int:
+    if _NUMBER.fullmatch(text):
+        return int(text)
+    for index, name in enumerate(names):  # a name or any prefix of one, the first that fits
+        if text and name.lower().startswith(text.lower()):
+            return low + index
+    raise ValueError(text)
 
 
 def _next_month(at: datetime) -> datetime:
