@@ -5,7 +5,7 @@ stateful phase, which follows the document's links), bounded in examples and tim
 Two runs, each against a host of its own: one whose rate limit is out of reach, so the
 requests get past the 429 to the logic behind it; one whose limit is a few requests a
 minute, so the 429 itself (status, Retry-After, body) is checked too. What the runs found
-is kept as plain tests: here, in test_json_errors.py and in tests/unit/test_api_openapi.py.
+is kept as plain tests: here, in test_json_errors.py and in tests/unit/test_api_document_rules.py.
 
 Options are the schemathesis CLI's (`st run --help`, schemathesis.readthedocs.io/en/stable/
 reference/cli/); its `schemathesis.toml` is written per run (…/configuration/).
