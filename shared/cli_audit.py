@@ -1,6 +1,11 @@
 """`mlops audit` and `mlops explain`: read, filter, follow and verify the audit trail, and
 tell the whole story of one event or operation. They read the local trail under --home, or
-an export of Azure's (`--records FILE`, from `az monitor log-analytics query`)."""
+an export of Azure's (`--records FILE`, from `az monitor log-analytics query`).
+
+`verify` checks the keyed chain: locally with the home's key and anchor; for an export with
+the key from --key-file (or MLOPS_SECRET_AUDIT_CHAIN_KEY, or the home's secret store) and the
+head row from --anchor. What it could not check is said, and without a key it never says
+"valid"."""
 
 from __future__ import annotations
 
@@ -15,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shared.cli_errors import CommandError
-from shared.domain.audit import OUTCOMES, AuditRecord, ChainReport
+from shared.domain.audit import OUTCOMES, AuditRecord, ChainKey, ChainReport
+from shared.domain.text import neutralise
 from shared.settings import Settings
 from shared.timespec import HELP as TIME_HELP
 from shared.timespec import BadTime, parse_duration, parse_when
@@ -44,6 +50,16 @@ def add_commands(commands: Any) -> None:
     audit.add_argument("--limit", type=int, help="only the most recent N records")
     audit.add_argument("--follow", "-f", action="store_true", help="keep printing new records")
     audit.add_argument("--records", type=Path, help="read an exported trail instead of --home")
+    audit.add_argument(
+        "--key-file",
+        type=Path,
+        help="verify --records: the chain key as hex (Key Vault secret audit-chain-key)",
+    )
+    audit.add_argument(
+        "--anchor",
+        type=Path,
+        help="verify --records: the chain head row as JSON (az storage entity show ... -o json)",
+    )
     audit.set_defaults(run=_audit)
 
     explain = commands.add_parser("explain", help="the whole story of one event or operation")
@@ -164,25 +180,67 @@ def _verify(args: argparse.Namespace) -> int:
     if args.records:
         from shared.audit_export import verify_export
 
-        report, scope = verify_export(read_export(args.records)), f"{args.records}"
+        records = read_export(args.records)
+        anchor = _export_file(args.anchor, "load_anchor") if args.anchor else None
+        key = export_key(args.home, args.key_file)
+        report, scope = verify_export(records, key, anchor), f"{args.records}"
     else:
+        if args.key_file or args.anchor:
+            raise CommandError("--key-file and --anchor go with --records", code=2)
         with _local_sink(args) as sink:
             report, scope = sink.verify(), "local trail"
     if args.json or args.jsonl:
         print(json.dumps(report.__dict__))
-    else:
-        print(_verdict(report, scope))
+    else:  # a problem may quote a record's field: each line neutralised on its own
+        print("\n".join(neutralise(line) for line in _verdict(report, scope)))
     return 0 if report.valid else 1
 
 
-def _verdict(report: ChainReport, scope: str) -> str:
+def _verdict(report: ChainReport, scope: str) -> list[str]:
+    notes = [f"  not checked: {note}" for note in report.unchecked]
     if report.valid:
-        return f"audit chain valid: {report.records} records ({scope})"
-    return (
+        return [f"audit chain valid: {report.records} records ({scope})", *notes]
+    if report.first_bad_seq is None:
+        return [
+            f"audit chain NOT VERIFIED: {report.records} records, seqs and links intact ({scope})",
+            *notes,
+            "  hint: pass --key-file FILE with the chain key (the Key Vault secret "
+            "audit-chain-key), or set MLOPS_SECRET_AUDIT_CHAIN_KEY",
+        ]
+    return [
         f"audit chain BROKEN at seq {report.first_bad_seq}: {report.problem} ({scope}); "
         f"records from seq {report.first_bad_seq} on cannot be trusted: compare them with "
         "the copy in Log Analytics"
-    )
+    ]
+
+
+def export_key(home: Path | None, key_file: Path | None) -> ChainKey | None:
+    """The key an export is verified with: --key-file, else the home's secret store (its
+    MLOPS_SECRET_AUDIT_CHAIN_KEY variable, or the key it created), else none. Never creates
+    a key, nor a home."""
+    from shared.adapters.local.secret_store import EnvFileSecretStore
+    from shared.ports import NotFound
+
+    if key_file:
+        loaded: ChainKey = _export_file(key_file, "load_key")
+        return loaded
+    settings = Settings(home=home) if home else Settings()
+    store = EnvFileSecretStore(settings.home.resolve() / "secrets.json")
+    try:
+        return ChainKey.from_text(store.get(settings.audit_key_secret))
+    except NotFound:
+        return None
+    except ValueError as error:
+        raise CommandError(str(error), "the key is 64 or more hex digits") from None
+
+
+def _export_file(path: Path, loader: str) -> Any:
+    import shared.audit_export as export
+
+    try:
+        return getattr(export, loader)(path)
+    except export.BadExport as error:
+        raise CommandError(str(error), code=2) from None
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -230,11 +288,12 @@ def read_export(path: Path) -> list[AuditRecord]:
 @contextmanager
 def _local_sink(args: argparse.Namespace) -> Iterator[SqliteAuditSink]:
     """The local trail, refusing a home that has none instead of creating an empty one."""
-    from shared.adapters.local.audit_sink import SqliteAuditSink
     from shared.adapters.local.clock import SystemClock
+    from shared.bootstrap import local_audit_sink
 
     settings = Settings(home=args.home) if args.home else Settings()
-    sink = SqliteAuditSink(existing_trail(settings), SystemClock())
+    existing_trail(settings)
+    sink = local_audit_sink(settings, SystemClock())
     try:
         yield sink
     finally:

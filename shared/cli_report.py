@@ -35,6 +35,7 @@ def add_commands(commands: Any) -> None:
     report.add_argument(
         "--records", type=Path, help="an export of Azure's trail instead of --home (no status)"
     )
+    report.add_argument("--key-file", type=Path, help="with --records: the audit chain key (hex)")
     report.set_defaults(run=_report)
 
 
@@ -44,7 +45,7 @@ def _report(args: argparse.Namespace) -> int:
 
     since = _since(args.since)
     if args.records:
-        return _write(args.output, *_exported(args.records, since))
+        return _write(args.output, *_exported(args.records, since, args))
     settings = Settings(home=args.home) if args.home else Settings()
     home = existing_trail(settings).parent  # checked first: build_local would create the home
     backend = build_local(settings)
@@ -59,16 +60,19 @@ def _report(args: argparse.Namespace) -> int:
     return _write(args.output, records, status, chain)
 
 
-def _exported(path: Path, since: datetime | None) -> tuple[list[AuditRecord], None, ChainReport]:
-    """Azure's trail as exported from Log Analytics: its chain is the export's own links."""
+def _exported(
+    path: Path, since: datetime | None, args: argparse.Namespace
+) -> tuple[list[AuditRecord], None, ChainReport]:
+    """Azure's trail as exported from Log Analytics: its chain is the export's own links,
+    with their keyed hashes checked when the key is given (see `mlops audit verify`)."""
     from shared.audit_export import verify_export
-    from shared.cli_audit import read_export
+    from shared.cli_audit import export_key, read_export
 
     records = read_export(path)
     if not records:
         raise CommandError(f"{path} holds no audit records", "widen the export's --timespan")
     chosen = [r for r in records if since is None or datetime.fromisoformat(r.time) >= since]
-    return chosen, None, verify_export(records)
+    return chosen, None, verify_export(records, export_key(args.home, args.key_file))
 
 
 def _write(

@@ -135,7 +135,8 @@ def chain(
 def head_mac(key: ChainKey, seq: int, head_hash: str) -> str:
     """The keyed MAC over a chain head. The message never starts with '{', so it cannot
     be mistaken for a record's canonical JSON."""
-    return key.mac(f"mlops-audit-head:v{SCHEMA_VERSION}:{seq}:{head_hash}".encode())
+    message = f"mlops-audit-head:v{SCHEMA_VERSION}:{seq}:{head_hash}"
+    return key.mac(message.encode("utf-8", "surrogatepass"))  # total, even for forged text
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ class _Walk:
             expected = record_hash(record, self.key)
         except (TypeError, ValueError):  # not JSON any more: the record was damaged
             expected = ""
-        if not hmac.compare_digest(expected, str(record.get("hash"))):
+        if not _same(expected, str(record.get("hash"))):
             hint = " (or this is not the key the trail was sealed with)" if self.count == 1 else ""
             raise _Broken(seq, f"hash does not match record contents under the chain key{hint}")
 
@@ -90,14 +90,14 @@ class _Walk:
         if not isinstance(every, int) or every < 1:
             raise _Broken(seq, "the checkpoint promises no next checkpoint ('every')")
         mac = str(fields.get("head_mac"))
-        if self.key and not hmac.compare_digest(head_mac(self.key, seq - 1, self.prev), mac):
+        if self.key and not _same(head_mac(self.key, seq - 1, self.prev), mac):
             raise _Broken(seq, "the checkpoint's MAC over the head does not verify")
         self.cadence = Cadence(seq, every)
 
     def anchor(self, head: Head, first_seq: int) -> str:
         """Compare the end of the walk with the anchor; returns what it could not check."""
         last = self.last_seq
-        if self.key and not hmac.compare_digest(head_mac(self.key, head.seq, head.hash), head.mac):
+        if self.key and not _same(head_mac(self.key, head.seq, head.hash), head.mac):
             raise _Broken(min(head.seq, last), "the anchor's MAC does not verify: it was edited")
         if head.seq > last:
             cut = f"{last + 1}" if head.seq == last + 1 else f"{last + 1}-{head.seq}"
@@ -109,6 +109,12 @@ class _Walk:
             raise _Broken(head.seq, f"the record at seq {head.seq} is not the one the anchor "
                           "names: the trail was rewritten from there")  # fmt: skip
         return ""
+
+
+def _same(computed: str, found: str) -> bool:
+    """Constant-time equality that also takes what an attacker wrote (any text, even
+    non-ASCII, which ``hmac.compare_digest`` refuses for ``str``)."""
+    return hmac.compare_digest(computed.encode(), found.encode("utf-8", "backslashreplace"))
 
 
 def _seq(record: Mapping[str, Any], expected: int) -> int:

@@ -106,6 +106,12 @@ def test_a_report_from_an_azure_export(tmp_path: Path, capsys: pytest.CaptureFix
     args = ("--home", str(nowhere), "report", "--records", str(exported), "--output", str(out))
     assert mlops(*args) == 0
     page = out.read_text(encoding="utf-8")
+    assert "not verified" in page  # without the chain key, the hashes prove nothing
+    key = tmp_path / "chain.key"  # what `az keyvault secret show ... -o tsv` writes
+    key.write_text(json.loads((tmp_path / "secrets.json").read_text())["audit-chain-key"])
+    keyed = (*args, "--key-file", str(key))
+    assert mlops(*keyed) == 0
+    page = out.read_text(encoding="utf-8")
     assert "3 records verified" in page and "Gate decisions" in page
     assert not nowhere.exists()  # an export needs no local state
 
