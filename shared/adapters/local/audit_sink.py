@@ -118,6 +118,7 @@ class SqliteAuditSink:
             self._closers.append(own.close)
         self._anchor = anchor
         self._key_secret, self._every = key_secret, checkpoint_every
+        self._sealing_key: ChainKey | None = None  # read (or created) on the first append
 
     def __repr__(self) -> str:
         return f"SqliteAuditSink({self._pool.path})"
@@ -129,7 +130,10 @@ class SqliteAuditSink:
         # Hash what will be read back: JSON turns tuples into lists and keys into strings.
         details = json.loads(json.dumps(dict(entry.details), allow_nan=False, default=str))
         sealed_entry = replace(entry, details=details)
-        key = ChainKey.from_text(self._secrets.ensure(self._key_secret, new_key_text))
+        if self._sealing_key is None:
+            text = self._secrets.ensure(self._key_secret, new_key_text)
+            self._sealing_key = ChainKey.from_text(text)
+        key = self._sealing_key
         with self._pool.transaction() as conn:
             last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
