@@ -75,7 +75,8 @@ class SecretStore(Protocol):
 
 class AuditSink(Protocol):
     def append(self, entry: AuditEntry) -> AuditRecord:
-        """Append one record durably (sequenced and hash-chained by the sink)."""
+        """Append one record durably: the sink sequences it, seals it into the keyed chain
+        (HMAC under the key it reads through the SecretStore) and moves the anchored head."""
         ...
 
     def flush(self) -> int:
