@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Mapping
@@ -27,6 +28,7 @@ from shared.localhost.host_keys import load_keys, load_signing_key
 from shared.localhost.routes import route_prefix
 from shared.localhost.server import HostServer, LocalHost
 from shared.localhost.timer import BackgroundLoop, TimerRunner, every, schedule_of
+from shared.services.api_guard import AUTH_ENABLED
 from shared.settings import Settings
 
 log = logging.getLogger("mlops.host")
@@ -78,6 +80,10 @@ class RunningHost:
         self._options = options
         self.backend = bootstrap.build_local(settings)
         bootstrap.install(self.backend.deps)
+        # The EasyAuth stand-in is in front of every request: say so as App Service does,
+        # or the manual API refuses all (api_guard) where the environment looks like Azure.
+        self._auth_before = os.environ.get(AUTH_ENABLED)
+        os.environ[AUTH_ENABLED] = "True"
         try:
             functions = registered()
             _warn_unserved(functions)
@@ -131,6 +137,10 @@ class RunningHost:
 
     def _close_backend(self) -> None:
         bootstrap.install(None)
+        if self._auth_before is None:
+            os.environ.pop(AUTH_ENABLED, None)
+        else:
+            os.environ[AUTH_ENABLED] = self._auth_before
         self.backend.close()
 
 
