@@ -125,11 +125,12 @@ def schemas(served_model: str | None) -> dict[str, Any]:
                         "completed",
                         "rolled_back",
                         "superseded",
+                        "failed",
                     ]
                 },
                 "phase_since": {"type": "string", "format": "date-time"},
                 "active": {"type": "boolean"},
-                "outcome": {"enum": ["succeeded", "rolled_back", "superseded", None]},
+                "outcome": {"enum": ["succeeded", "rolled_back", "superseded", "failed", None]},
                 "deployment": nullable,
                 "previous_deployment": nullable,
                 "previous_model": {"oneOf": [ref("ModelRef"), {"type": "null"}]},

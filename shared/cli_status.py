@@ -203,6 +203,7 @@ def render(report: Mapping[str, Any], console: Console) -> None:
         _rollouts_part(report["recent_rollouts"]),
         _windows_part(report["open_windows"]),
         _jobs_part(report["jobs"]),
+        _parked_part(report.get("parked", []), report.get("quarantined_files", [])),
         _footer_part(report),
     ]
     _print_parts(console, [part for part in parts if part is not None])
@@ -292,6 +293,23 @@ def _jobs_part(jobs: list[Mapping[str, Any]]) -> RenderableType:
     table = _table("Training jobs (latest last)", "job", "status", "dataset", "submitted")
     for j in jobs:
         _row(table, j["name"], _state(j["status"]), j["dataset"] or "", _when(j["submitted"]))
+    return table
+
+
+def _parked_part(
+    parked: Sequence[Mapping[str, Any]], files: Sequence[Mapping[str, Any]]
+) -> RenderableType | None:
+    """What the pipeline stopped on (and goes on without): an operator's to-do list."""
+    if not parked and not files:
+        return None
+    table = _table("Parked as failed / quarantined", "what", "id", "since")
+    table.add_column("reason", overflow="fold")
+    for item in parked:
+        what = f"{item['kind']} {item['id']}"
+        _row(table, _state("failed"), what, _when(item["at"]), item["reason"])
+    for f in files:
+        name = f.get("path") or f["url"]
+        _row(table, _state("rejected"), f"file {name}", _when(f["at"]), f["reason"])
     return table
 
 

@@ -172,7 +172,11 @@ def _spans(records: Sequence[AuditRecord]) -> dict[str, float]:
     submitted = first.get("training.submitted")
     finished = last.get("training.completed") or last.get("training.failed")
     planned = first.get("rollout.planned")
-    settled = last.get("rollout.completed") or last.get("rollout.rolled_back")
+    settled = (
+        last.get("rollout.completed")
+        or last.get("rollout.rolled_back")
+        or last.get("rollout.failed")
+    )
     if received and submitted:
         spans["coalescing"] = _gap(received, submitted)
     if submitted and finished:

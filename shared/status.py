@@ -21,7 +21,12 @@ lists run oldest first (the last 5 rollouts, the last 10 jobs)::
      "open_windows": [{"dataset", "window_id", "blobs", "opened", "last_event",
                        "first_event", "status": "open", "due": ISO time}],
      "jobs": [{"name", "status", "dataset", "window_id", "submitted": ISO time | null}],
-     "running_jobs": [job name], "pending_events": int, "dead_letters": [path],
+     "running_jobs": [job name],
+     "parked": [{"kind": "window|job|rollout", "id", "reason", "at", "correlation_id", ...}]
+               (items the reconciler stopped on a permanent error),
+     "quarantined_files": [{"dataset", "path", "url", "etag", "reason", "at", "job"}]
+                          (file versions left out of training),
+     "pending_events": int, "dead_letters": [path],
      "audit": {"records": int, "chain_valid": bool, "first_bad_seq": int | null,
                "problem": str}}
 """
@@ -41,6 +46,8 @@ from shared.ports import NotFound
 from shared.services.api_views import operation_view
 from shared.services.data import WINDOW
 from shared.services.deps import Deps
+from shared.services.isolation import PARKED
+from shared.services.quarantine import quarantined_files
 from shared.services.reconciler import JOB, window_due
 from shared.services.rollouts import ROLLOUT
 
@@ -84,6 +91,8 @@ def build_status(
         "open_windows": _open_windows(deps),
         "jobs": jobs[-RECENT_JOBS:],
         "running_jobs": [j["name"] for j in jobs if j["status"] == "running"],
+        "parked": [dict(stored.value) for stored in deps.state.list(PARKED)],
+        "quarantined_files": quarantined_files(deps),
         "pending_events": events.pending(),
         "dead_letters": [str(p) for p in events.dead_letters()],
         "audit": {

@@ -1,4 +1,7 @@
-"""An in-memory MLPlatform that records what the services asked of it."""
+"""An in-memory MLPlatform that records what the services asked of it, and keeps the
+MLPlatform contract (tests/contract/test_ml_platform_contract.py runs on it): NotFound for
+what does not exist, a deployment that takes traffic cannot be deleted, a new deployment is
+"creating" until observed once, and one that is not ready cannot be invoked."""
 
 from __future__ import annotations
 
@@ -38,8 +41,11 @@ class FakeMLPlatform:
         self.deployments: dict[tuple[str, str], DeploymentInfo] = {}
         self.deleted: list[str] = []
         self.behaviour: dict[ModelRef, Behaviour] = {}
-        self.provisioning: ProvisioningState = "succeeded"  # what new deployments become
+        # What a new deployment becomes once it has been seen "creating" (one get_deployment).
+        self.provisioning: ProvisioningState = "succeeded"
+        self._settling: dict[tuple[str, str], ProvisioningState] = {}
         self.transient_failures = 0  # the next N calls to submit_job raise TransientError
+        self.refused: dict[str, Exception] = {}  # job name -> what submitting it raises
         self.busy: set[str] = set()  # endpoints still being created: changes must wait
 
     # Test helpers -----------------------------------------------------------
@@ -47,26 +53,42 @@ class FakeMLPlatform:
         self.models[(name, version)] = ModelVersion(name, version, dict(tags))
         return ModelRef(name, version)
 
-    def finish_job(self, name: str, model: ModelRef | None, *, failed: bool = False) -> None:
+    def finish_job(
+        self,
+        name: str,
+        model: ModelRef | None,
+        *,
+        failed: bool = False,
+        skipped: Mapping[str, str] | None = None,
+    ) -> None:
         status: JobStatus = "failed" if failed else "completed"
-        self.jobs[name] = JobInfo(name, status, model, "data invalid" if failed else "")
+        error = "data invalid" if failed else ""
+        self.jobs[name] = JobInfo(name, status, model, error, dict(skipped or {}))
+
+    def forget_job(self, name: str) -> None:
+        """The job was deleted from the workspace (or never existed there)."""
+        del self.jobs[name]
 
     # MLPlatform -------------------------------------------------------------
     def submit_job(self, request: TrainingJobRequest) -> JobInfo:
         if self.transient_failures:
             self.transient_failures -= 1
             raise TransientError("workspace throttled (429)")
+        if request.name in self.refused:
+            raise self.refused[request.name]
         if request.name not in self.jobs:
             self.submitted.append(request)
             self.jobs[request.name] = JobInfo(request.name, "running")
         return self.jobs[request.name]
 
     def get_job(self, name: str) -> JobInfo:
+        if name not in self.jobs:
+            raise NotFound(f"job {name} does not exist")
         return self.jobs[name]
 
     def get_model(self, name: str, version: str) -> ModelVersion:
         if (name, version) not in self.models:
-            raise NotFound(f"{name}:{version}")
+            raise NotFound(f"model {name}:{version} does not exist")
         return self.models[(name, version)]
 
     def list_models(self, name: str) -> Sequence[ModelVersion]:
@@ -74,7 +96,7 @@ class FakeMLPlatform:
 
     def get_endpoint(self, name: str) -> EndpointInfo:
         if name not in self.traffic:
-            raise NotFound(name)
+            raise NotFound(f"endpoint {name} does not exist")
         deployments = tuple(d for (e, _), d in sorted(self.deployments.items()) if e == name)
         return EndpointInfo(name, dict(self.traffic[name]), deployments)
 
@@ -83,16 +105,23 @@ class FakeMLPlatform:
         return self.get_endpoint(name)
 
     def begin_deployment(self, spec: DeploymentSpec) -> None:
+        if spec.endpoint not in self.traffic:
+            raise NotFound(f"endpoint {spec.endpoint} does not exist")
         if spec.endpoint in self.busy:
             raise TransientError(f"endpoint {spec.endpoint} is Creating")
-        self.deployments[(spec.endpoint, spec.name)] = DeploymentInfo(
-            spec.endpoint, spec.name, spec.model, spec.image, self.provisioning
+        key = (spec.endpoint, spec.name)
+        self.deployments[key] = DeploymentInfo(
+            spec.endpoint, spec.name, spec.model, spec.image, "creating"
         )
+        self._settling[key] = self.provisioning
 
     def get_deployment(self, endpoint: str, name: str) -> DeploymentInfo:
         if (endpoint, name) not in self.deployments:
-            raise NotFound(f"{endpoint}/{name}")
-        return self.deployments[(endpoint, name)]
+            raise NotFound(f"deployment {endpoint}/{name} does not exist")
+        seen = self.deployments[(endpoint, name)]
+        if (endpoint, name) in self._settling:  # provisioning ends after this first look
+            self.set_provisioning(endpoint, name, self._settling.pop((endpoint, name)))
+        return seen
 
     def set_provisioning(self, endpoint: str, name: str, state: ProvisioningState) -> None:
         self.deployments[(endpoint, name)] = replace(
@@ -100,22 +129,35 @@ class FakeMLPlatform:
         )
 
     def set_traffic(self, endpoint: str, traffic: Mapping[str, int]) -> None:
+        if endpoint not in self.traffic:
+            raise NotFound(f"endpoint {endpoint} does not exist")
         unknown = set(traffic) - {n for (e, n) in self.deployments if e == endpoint}
         if unknown or sum(traffic.values()) not in (0, 100):
             raise ValueError(f"bad traffic {dict(traffic)}")
         self.traffic[endpoint] = {n: w for n, w in traffic.items() if w}
 
     def begin_delete_deployment(self, endpoint: str, name: str) -> None:
+        if self.traffic.get(endpoint, {}).get(name, 0) > 0:
+            raise ValueError(f"deployment {name} takes traffic on {endpoint}; set it to 0 first")
+        self._settling.pop((endpoint, name), None)
         if self.deployments.pop((endpoint, name), None) is not None:
             self.deleted.append(name)
-        self.traffic.get(endpoint, {}).pop(name, None)
 
     def invoke(
         self, endpoint: str, payload: Mapping[str, Any], *, deployment: str | None = None
     ) -> Any:
+        if endpoint not in self.traffic:
+            raise NotFound(f"endpoint {endpoint} does not exist")
         if deployment is None:
+            if not self.traffic[endpoint]:
+                raise NotFound(f"endpoint {endpoint} has no deployment taking traffic")
             deployment = max(self.traffic[endpoint], key=lambda n: self.traffic[endpoint][n])
-        model = self.get_deployment(endpoint, deployment).model
+        if (endpoint, deployment) not in self.deployments:
+            raise NotFound(f"deployment {endpoint}/{deployment} does not exist")
+        info = self.deployments[(endpoint, deployment)]
+        if info.state != "succeeded":
+            raise TransientError(f"{endpoint}/{deployment} is {info.state}, not ready")
+        model = info.model
         behaviour = self.behaviour.get(model, "good")
         if behaviour == "down":
             raise TransientError(f"{deployment} is not answering")

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from shared.domain.audit import GENESIS_HASH, AuditEntry, AuditRecord, ChainKey, chain
 from shared.domain.events import split_blob_url
@@ -105,7 +106,9 @@ class InMemoryBlobStore:
         return BlobProperties(self.url_for(blob_path), len(data), content_type, etag)
 
     def url_for(self, blob_path: str) -> str:
-        return f"{self.account_url}/{self.container}/{blob_path}"
+        """Each segment percent-encoded, as the storage SDKs and Event Grid spell a URL."""
+        segments = "/".join(quote(segment, safe="") for segment in blob_path.split("/"))
+        return f"{self.account_url}/{self.container}/{segments}"
 
     def properties(self, url: str) -> BlobProperties:
         path = self._path(url)

@@ -60,6 +60,9 @@ class JobInfo:
     status: JobStatus
     model: ModelRef | None = None  # the version the job registered, once completed
     error: str = ""
+    # Files the job could not read and trained without (path inside the dataset folder ->
+    # why), once it ended: the reconciler quarantines them.
+    skipped_files: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

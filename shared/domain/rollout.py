@@ -1,7 +1,8 @@
 """The blue/green rollout: a persisted state machine advanced by short idempotent steps.
 
 planned → deploying → smoke_testing → canary → promoted → completed, with rolled_back
-reachable from every non-terminal phase and superseded when a newer request replaces it.
+reachable from every non-terminal phase, superseded when a newer request replaces it, and
+failed when a step meets a permanent error (the rollout is parked; the endpoint is freed).
 The first model on an endpoint skips the canary: there is nothing to compare it with.
 """
 
@@ -27,10 +28,11 @@ class Phase(StrEnum):
     COMPLETED = "completed"
     ROLLED_BACK = "rolled_back"
     SUPERSEDED = "superseded"
+    FAILED = "failed"
 
 
-TERMINAL = frozenset({Phase.COMPLETED, Phase.ROLLED_BACK, Phase.SUPERSEDED})
-_ABORT = {Phase.ROLLED_BACK, Phase.SUPERSEDED}
+TERMINAL = frozenset({Phase.COMPLETED, Phase.ROLLED_BACK, Phase.SUPERSEDED, Phase.FAILED})
+_ABORT = {Phase.ROLLED_BACK, Phase.SUPERSEDED, Phase.FAILED}
 _FORWARD: dict[Phase, frozenset[Phase]] = {
     Phase.PLANNED: frozenset({Phase.DEPLOYING}),
     Phase.DEPLOYING: frozenset({Phase.SMOKE_TESTING}),

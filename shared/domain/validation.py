@@ -5,13 +5,18 @@ from __future__ import annotations
 import csv
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from shared.domain.errors import Rejected
 from shared.domain.events import DataArrived, ImagePushed, clip, invisible
 
-MAX_BLOB_PATH = 1024
+MAX_BLOB_PATH = 1024  # characters, and UTF-8 bytes: Azure's limit, and what a mount can open
+MAX_SEGMENTS = 254  # Azure: "the number of path segments ... cannot exceed 254"
+# NAME_MAX (255 bytes) of the Linux file systems a job's mount and training read through,
+# less room for the local blob store's "<name>.json" sidecar, so every backend can hold it.
+MAX_SEGMENT_BYTES = 250
 BLOB_APIS = frozenset({"PutBlob", "PutBlockList", "CopyBlob", "FlushWithClose"})
 REQUIRED_COLUMNS = ("label", "text")
 
@@ -62,11 +67,18 @@ def check_blob_event(
 
 
 def check_blob_path(path: str) -> None:
-    """A decoded blob path that no file system, URL or shell layer can reinterpret."""
+    """A decoded blob path that no file system, URL or shell layer can reinterpret, and that
+    every later step takes as it is: the job's name and inputs, its mount and train.py's
+    file reading (tests/hostile/test_name_rules.py holds them to it)."""
     if not path:
         raise Rejected("blob path is empty", field="data.url")
-    if len(path) > MAX_BLOB_PATH:
-        raise Rejected(f"blob path is longer than {MAX_BLOB_PATH} characters", field="data.url")
+    if any(map(_unusable, path)):
+        raise Rejected("blob path contains a surrogate or private-use code point", field="data.url")
+    if len(path) > MAX_BLOB_PATH or len(path.encode("utf-8")) > MAX_BLOB_PATH:
+        raise Rejected(
+            f"blob path is longer than {MAX_BLOB_PATH} characters or UTF-8 bytes",
+            field="data.url",
+        )
     if any(map(invisible, path)):
         raise Rejected("blob path contains control or format characters", field="data.url")
     if "\\" in path:
@@ -80,6 +92,21 @@ def check_blob_path(path: str) -> None:
         raise Rejected("blob path has an empty segment", field="data.url")
     if any(segment in (".", "..") for segment in segments):
         raise Rejected("blob path contains a '.' or '..' segment", field="data.url")
+    if len(segments) > MAX_SEGMENTS:
+        raise Rejected(f"blob path has more than {MAX_SEGMENTS} segments", field="data.url")
+    if any(len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES for segment in segments):
+        raise Rejected(
+            f"a blob path segment is longer than {MAX_SEGMENT_BYTES} UTF-8 bytes",
+            field="data.url",
+        )
+    if any(segment.endswith(".") for segment in segments):
+        raise Rejected("a blob path segment ends with '.'", field="data.url")
+
+
+def _unusable(char: str) -> bool:
+    """Lone surrogates cannot be encoded (as UTF-8, hence as a file name or a URL); Azure
+    refuses private-use code points such as U+E000 in blob names."""
+    return unicodedata.category(char) in ("Cs", "Co")
 
 
 def check_data_header(head: bytes, extension: str) -> None:

@@ -31,6 +31,7 @@ ENDING_STYLE = {
     "completed": (svg.GREEN, "circle"),
     "rolled_back": (svg.VERMILLION, "cross"),
     "superseded": (svg.GREY, "diamond"),
+    "failed": (svg.ORANGE, "cross"),  # parked on a permanent error
     "in progress": (svg.BLUE, "triangle"),
 }
 OUTCOME_COLOURS = {

@@ -21,7 +21,7 @@ METRICS = ("accuracy", "precision", "recall", "f1")
 TABLE_METRICS = (*METRICS, "roc_auc")
 DECISIONS = ("passed", "failed", "rejected")
 PHASES = ("planned", "deploying", "smoke_testing", "canary", "promoted")
-ENDINGS = ("completed", "rolled_back", "superseded")
+ENDINGS = ("completed", "rolled_back", "superseded", "failed")
 IN_PROGRESS = "in progress"
 
 

@@ -15,6 +15,7 @@ _OUTCOMES = {
     Phase.COMPLETED: "succeeded",
     Phase.ROLLED_BACK: "rolled_back",
     Phase.SUPERSEDED: "superseded",
+    Phase.FAILED: "failed",  # parked on a permanent error
 }
 
 

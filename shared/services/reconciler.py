@@ -1,21 +1,31 @@
-"""The timer's work: close quiet windows into training jobs, follow jobs, advance rollouts."""
+"""The timer's work: close quiet windows into training jobs, follow jobs, advance rollouts.
+
+Each window, job and rollout is advanced on its own (``isolation.isolated``): a transient
+error leaves that item for the next tick, a permanent one parks it as failed (audited with
+the reason, shown by ``mlops status``), and the tick goes on with the others.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from shared.domain.audit import AuditEntry, Outcome
-from shared.domain.models import ModelRef, TrainingJobRequest
+from shared.domain.models import JobInfo, ModelRef, Stored, TrainingJobRequest
 from shared.domain.rollout import Phase, Rollout
 from shared.ports import ConcurrencyConflict, NotFound, TransientError
-from shared.services.data import DATASET_FILE, WINDOW, WINDOW_BLOB
+from shared.services.data import WINDOW, WINDOW_BLOB
 from shared.services.deps import Deps
-from shared.services.rollouts import ROLLOUT, advance
+from shared.services.isolation import TRANSIENT, isolated, record_parked
+from shared.services.quarantine import accepted_files, quarantine_skipped
+from shared.services.rollouts import ROLLOUT, advance, fail, get_rollout
 
 if TYPE_CHECKING:
     from shared.settings import Settings
@@ -25,6 +35,12 @@ log = logging.getLogger(__name__)
 JOB = "job"
 ACTOR = "reconciler"
 _MAX_STEPS = 10  # per rollout per tick: enough to chain instant steps, bounded by design
+_JOB_NAME_MAX = 64
+_SLUG = re.compile(r"[^a-z0-9._-]+")
+
+
+class NothingToTrain(ValueError):
+    """Every accepted file of the window's dataset is gone, changed or quarantined."""
 
 
 @dataclass
@@ -32,17 +48,39 @@ class ReconcileReport:
     submitted: list[str] = field(default_factory=list)
     finished: dict[str, str] = field(default_factory=dict)  # job name -> status
     rollouts: dict[str, str] = field(default_factory=dict)  # rollout id -> phase
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # left for the next tick
+    parked: list[str] = field(default_factory=list)  # parked as failed this tick, with why
     audit_shipped: int = 0
 
 
 def reconcile(deps: Deps) -> ReconcileReport:
-    """One idempotent pass. A transient failure in one item leaves it for the next tick."""
+    """One idempotent pass; no item's failure stops another's progress."""
     report = ReconcileReport()
     _ship_audit(deps, report)
-    _close_windows(deps, report)
-    _follow_jobs(deps, report)
-    _advance_rollouts(deps, report)
+    for stored in deps.state.list(WINDOW):
+        isolated(
+            f"window {stored.value.get('window_id', stored.key)}",
+            partial(_close_window, deps, report, stored),
+            partial(_park_window, deps, stored),
+            report.errors,
+            report.parked,
+        )
+    for stored in deps.state.list(JOB):
+        isolated(
+            f"job {stored.key}",
+            partial(_follow_job, deps, report, stored),
+            partial(_park_job, deps, stored),
+            report.errors,
+            report.parked,
+        )
+    for stored in deps.state.list(ROLLOUT):
+        isolated(
+            f"rollout {stored.key}",
+            partial(_advance_rollout, deps, report, stored),
+            partial(_park_rollout, deps, report, stored),
+            report.errors,
+            report.parked,
+        )
     return report
 
 
@@ -55,31 +93,56 @@ def _ship_audit(deps: Deps, report: ReconcileReport) -> None:
         report.errors.append(f"audit outbox: {error}")
 
 
-def _close_windows(deps: Deps, report: ReconcileReport) -> None:
-    now = deps.clock.now()
-    for stored in deps.state.list(WINDOW):
-        window = stored.value
-        if window.get("status") != "open" or not _window_closed(window, now, deps):
-            continue
-        request = _job_request(window, deps)
-        try:
-            job = deps.platform.submit_job(request)
-            closed = {**window, "status": "submitted", "job": job.name}
-            deps.state.put(WINDOW, stored.key, closed, etag=stored.etag)
-        except (TransientError, ConcurrencyConflict) as error:
-            report.errors.append(f"window {window['window_id']}: {error}")
-            continue
-        _track_job(deps, request, window)
-        report.submitted.append(job.name)
-        _audit(
-            deps,
-            "training.submitted",
-            job.name,
-            "accepted",
-            f"{window['blobs']} blob(s) in dataset {window['dataset']}",
-            window["first_event"],
-            {"window_id": window["window_id"]},
+# Windows
+
+
+def _close_window(deps: Deps, report: ReconcileReport, stored: Stored) -> None:
+    window = stored.value
+    if window.get("status") != "open" or not _window_closed(window, deps.clock.now(), deps):
+        return
+    request = _job_request(window, deps)
+    if not request.files:
+        raise NothingToTrain(
+            f"no accepted file of dataset {window['dataset']!r} is left to train on"
         )
+    try:
+        job = deps.platform.submit_job(request)
+        closed = {**window, "status": "submitted", "job": job.name}
+        deps.state.put(WINDOW, stored.key, closed, etag=stored.etag)
+    except ConcurrencyConflict as error:  # a new blob extended the window meanwhile
+        report.errors.append(f"window {window['window_id']}: {error}")
+        return
+    _track_job(deps, request, window)
+    report.submitted.append(job.name)
+    _audit(
+        deps,
+        "training.submitted",
+        job.name,
+        "accepted",
+        f"{window['blobs']} blob(s) in dataset {window['dataset']}",
+        window["first_event"],
+        {"window_id": window["window_id"], "files": len(request.files)},
+    )
+
+
+def _park_window(deps: Deps, stored: Stored, reason: str) -> None:
+    """The window ends as failed; the dataset's next upload opens a new one."""
+    window = stored.value
+    deps.state.put(
+        WINDOW, stored.key, {**window, "status": "failed", "error": reason}, etag=stored.etag
+    )
+    window_id = str(window.get("window_id", stored.key))
+    correlation = str(window.get("first_event", ""))
+    record_parked(deps, "window", window_id, reason, correlation, dataset=window.get("dataset"))
+    _audit(
+        deps,
+        "training.submitted",
+        job_name(str(window.get("dataset", "")), window_id),
+        "failed",
+        reason,
+        correlation,
+        {"window_id": window_id, "parked": True},
+    )
 
 
 def window_due(window: Mapping[str, Any], settings: Settings) -> datetime:
@@ -98,18 +161,31 @@ def _window_closed(window: Any, now: datetime, deps: Deps) -> bool:
     return now >= window_due(window, deps.settings)
 
 
+def job_name(dataset: str, window_id: str) -> str:
+    """Derived from the window, so a retried submission names the same job. The dataset is
+    any folder name a blob may have; the job name keeps [a-z0-9._-] of it and the whole
+    window id (cutting the id could give two windows one name)."""
+    room = _JOB_NAME_MAX - len("train--") - len(window_id)
+    slug = _SLUG.sub("-", dataset.lower()).strip("._-")[:room].strip("._-") or "data"
+    return f"train-{slug}-{window_id}"
+
+
+def dataset_url(settings: Settings, dataset: str) -> str:
+    """The dataset folder's URL: the name percent-encoded once, as the blobs' URLs are."""
+    return (
+        f"{settings.storage_account_url}/{settings.training_container}/{quote(dataset, safe='')}/"
+    )
+
+
 def _job_request(window: Any, deps: Deps) -> TrainingJobRequest:
-    settings = deps.settings
     members = deps.state.list(WINDOW_BLOB, prefix=f"{window['window_id']}/")
     return TrainingJobRequest(
-        # Derived from the window, so a retried submission names the same job.
-        name=f"train-{window['dataset']}-{window['window_id']}"[:64].lower(),
+        name=job_name(window["dataset"], window["window_id"]),
         dataset=window["dataset"],
-        data_url=f"{settings.storage_account_url}/{settings.training_container}/"
-        f"{window['dataset']}/",
-        model_name=settings.model_name,
+        data_url=dataset_url(deps.settings, window["dataset"]),
+        model_name=deps.settings.model_name,
         champion=_champion(deps),
-        files=_accepted_files(deps, window["dataset"]),
+        files=accepted_files(deps, window["dataset"]),
         tags={
             "window_id": window["window_id"],
             "event_id": window["first_event"],
@@ -120,30 +196,15 @@ def _job_request(window: Any, deps: Deps) -> TrainingJobRequest:
     )
 
 
-def _accepted_files(deps: Deps, dataset: str) -> tuple[str, ...]:
-    """Every accepted file of the dataset whose content is still the version accepted."""
-    files = []
-    for stored in deps.state.list(DATASET_FILE, prefix=f"{dataset}/"):
-        try:
-            current = deps.blobs.properties(str(stored.value["url"]))
-        except NotFound:
-            continue  # deleted since: nothing to train on
-        if current.etag == stored.value["etag"]:
-            files.append(current.url)
-        else:
-            log.warning("%s changed since it was accepted; left out", current.url)
-    return tuple(sorted(files))
-
-
 def _champion(deps: Deps) -> ModelRef | None:
     """The model serving the endpoint now: the challenger must beat it on the same split."""
     try:
         endpoint = deps.platform.get_endpoint(deps.settings.endpoint_name)
-    except NotFound:
+        if endpoint.serving is None:
+            return None
+        return deps.platform.get_deployment(endpoint.name, endpoint.serving).model
+    except NotFound:  # no endpoint, or its serving deployment is gone: no champion
         return None
-    if endpoint.serving is None:
-        return None
-    return deps.platform.get_deployment(endpoint.name, endpoint.serving).model
 
 
 def _track_job(deps: Deps, request: TrainingJobRequest, window: Any) -> None:
@@ -157,63 +218,85 @@ def _track_job(deps: Deps, request: TrainingJobRequest, window: Any) -> None:
         deps.state.put(JOB, request.name, doc, etag=None)
 
 
-def _follow_jobs(deps: Deps, report: ReconcileReport) -> None:
-    for stored in deps.state.list(JOB):
-        if stored.value.get("status") != "running":
-            continue
-        try:
-            job = deps.platform.get_job(stored.key)
-        except TransientError as error:
-            report.errors.append(f"job {stored.key}: {error}")
-            continue
-        if job.status in ("queued", "running"):
-            continue
-        try:
-            deps.state.put(
-                JOB, stored.key, {**stored.value, "status": job.status}, etag=stored.etag
-            )
-        except ConcurrencyConflict:
-            continue  # another reconciler instance got there first
-        report.finished[job.name] = job.status
-        if job.status == "completed":
-            _audit(
-                deps,
-                "training.completed",
-                job.name,
-                "succeeded",
-                f"registered {job.model}" if job.model else "no model registered",
-                str(stored.value.get("correlation_id", "")),
-                {},
-            )
-        else:
-            # The serving model is untouched: nothing was registered, so no rollout starts.
-            _audit(
-                deps,
-                "training.failed",
-                job.name,
-                "failed",
-                job.error[:500] or job.status,
-                str(stored.value.get("correlation_id", "")),
-                {},
-            )
+# Jobs
 
 
-def _advance_rollouts(deps: Deps, report: ReconcileReport) -> None:
-    for stored in deps.state.list(ROLLOUT):
-        rollout = Rollout.from_dict(stored.value)
-        for _ in range(_MAX_STEPS):
-            if not rollout.active:
-                break
-            try:
-                stepped = advance(rollout, deps)
-            except (TransientError, ConcurrencyConflict) as error:
-                report.errors.append(f"rollout {rollout.id}: {error}")
-                break
-            if stepped.phase == rollout.phase:
-                break
-            rollout = stepped
-        if rollout.phase != Phase(stored.value["phase"]):
-            report.rollouts[rollout.id] = rollout.phase.value
+def _follow_job(deps: Deps, report: ReconcileReport, stored: Stored) -> None:
+    if stored.value.get("status") != "running":
+        return
+    job = deps.platform.get_job(stored.key)
+    if job.status in ("queued", "running"):
+        return
+    try:
+        deps.state.put(JOB, stored.key, {**stored.value, "status": job.status}, etag=stored.etag)
+    except ConcurrencyConflict:
+        return  # another reconciler instance got there first
+    report.finished[job.name] = job.status
+    correlation = str(stored.value.get("correlation_id", ""))
+    if job.skipped_files:
+        quarantine_skipped(deps, str(stored.value.get("dataset", "")), job, correlation)
+    if job.status == "completed":
+        _audit(
+            deps,
+            "training.completed",
+            job.name,
+            "succeeded",
+            f"registered {job.model}" if job.model else "no model registered",
+            correlation,
+            _skipped_details(job),
+        )
+    else:
+        # The serving model is untouched: nothing was registered, so no rollout starts.
+        reason = job.error[:500] or job.status
+        _audit(
+            deps, "training.failed", job.name, "failed", reason, correlation, _skipped_details(job)
+        )
+
+
+def _skipped_details(job: JobInfo) -> dict[str, Any]:
+    return {"skipped_files": sorted(job.skipped_files)} if job.skipped_files else {}
+
+
+def _park_job(deps: Deps, stored: Stored, reason: str) -> None:
+    """A job the workspace no longer knows (or that cannot be read) ends as failed."""
+    doc = {**stored.value, "status": "failed", "error": reason}
+    deps.state.put(JOB, stored.key, doc, etag=stored.etag)
+    correlation = str(stored.value.get("correlation_id", ""))
+    record_parked(deps, "job", stored.key, reason, correlation, dataset=stored.value.get("dataset"))
+    _audit(deps, "training.failed", stored.key, "failed", reason, correlation, {"parked": True})
+
+
+# Rollouts
+
+
+def _advance_rollout(deps: Deps, report: ReconcileReport, stored: Stored) -> None:
+    rollout = Rollout.from_dict(stored.value)
+    for _ in range(_MAX_STEPS):
+        if not rollout.active:
+            break
+        try:
+            stepped = advance(rollout, deps)
+        except TRANSIENT as error:
+            report.errors.append(f"rollout {rollout.id}: {error}")
+            break
+        if stepped.phase == rollout.phase:
+            break
+        rollout = stepped
+    if rollout.phase != Phase(stored.value["phase"]):
+        report.rollouts[rollout.id] = rollout.phase.value
+
+
+def _park_rollout(deps: Deps, report: ReconcileReport, stored: Stored, reason: str) -> None:
+    """Put traffic back where possible, end the rollout as failed and free its endpoint."""
+    try:
+        current = get_rollout(deps, stored.key)
+    except (LookupError, ValueError):  # a malformed document: nothing to step, only record it
+        current = None
+    if current is not None and current.active:
+        report.rollouts[current.id] = fail(current, deps, reason).phase.value
+    correlation = current.correlation_id if current else str(stored.value.get("correlation_id", ""))
+    endpoint = current.endpoint if current else stored.value.get("endpoint")
+    record_parked(deps, "rollout", stored.key, reason, correlation, endpoint=endpoint)
 
 
 def _audit(

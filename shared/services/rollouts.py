@@ -15,6 +15,7 @@ from shared.domain.models import DeploymentSpec, ModelRef
 from shared.domain.rollout import Phase, Rollout, idle_colour
 from shared.ports import ConcurrencyConflict, NotFound, TransientError
 from shared.services.deps import Deps
+from shared.services.isolation import is_permanent, reason_of
 from shared.services.probes import ProbeFailed, smoke_test
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,14 @@ def start_rollout(request: RolloutRequest, deps: Deps, *, supersede: bool) -> Ro
         if not supersede:
             raise RolloutConflict(active)
         by = Actor(request.actor, {**request.requester, "actor_reason": request.reason})
-        _abort(active, deps, Phase.SUPERSEDED, f"superseded by {rid}", by)
+        try:
+            _abort(active, deps, Phase.SUPERSEDED, f"superseded by {rid}", by)
+        except Exception as error:
+            if not is_permanent(error):
+                raise
+            # The old rollout cannot be undone as planned: park it, so it cannot hold the
+            # endpoint against every later request.
+            fail(active, deps, f"superseded by {rid}; {reason_of(error)}")
     lock = deps.state.get(LOCK, request.endpoint)  # re-read: aborting released it
     now = deps.clock.now()
     stamp = now.isoformat(timespec="seconds")
@@ -140,12 +148,53 @@ def advance_or_defer(rollout: Rollout, deps: Deps) -> Rollout:
     except TransientError as error:
         log.info("rollout %s: next step deferred to the reconciler: %s", rollout.id, error)
         return rollout
+    except Exception as error:
+        if not is_permanent(error):
+            raise
+        try:  # retrying the event or the request cannot help: park it now, as the timer would
+            return fail(rollout, deps, reason_of(error))
+        except TransientError:
+            return rollout  # the reconciler parks it on a later tick
+
+
+def fail(rollout: Rollout, deps: Deps, reason: str, by: Actor | None = None) -> Rollout:
+    """Park a rollout that met a permanent error (a model or endpoint gone, a request the
+    platform refuses): put traffic back where the platform still lets us, then end it as
+    failed and free the endpoint, so neither it nor the endpoint's next rollout is stuck.
+    A transient error on the way raises: the reconciler tries again next tick."""
+    current = get_rollout(deps, rollout.id) or rollout
+    if not current.active:
+        return current
+    notes = [reason]
+    try:
+        if current.phase == Phase.PROMOTED:  # the new model already takes all traffic
+            if current.previous and current.previous != current.colour:
+                deps.platform.begin_delete_deployment(current.endpoint, current.previous)
+            notes.append(f"{current.colour} keeps the traffic")
+        elif current.colour and current.colour != current.previous:
+            restore = {current.previous: 100} if current.previous else {}
+            deps.platform.set_traffic(current.endpoint, restore)
+            deps.platform.begin_delete_deployment(current.endpoint, current.colour)
+            notes.append(f"traffic back on {current.previous or 'nothing'}")
+    except Exception as error:
+        if not is_permanent(error):
+            raise
+        notes.append(f"traffic left as it was: {reason_of(error)}")
+    done = _move(current, deps, Phase.FAILED, "; ".join(notes), by)
+    _release(deps, done)
+    return done
 
 
 def abort(rollout: Rollout, deps: Deps, reason: str, by: Actor | None = None) -> Rollout:
     """Roll back on request (operator rollback of an in-flight rollout); ``by`` is recorded
-    as the actor of the records this causes."""
-    return _abort(rollout, deps, Phase.ROLLED_BACK, reason, by)
+    as the actor of the records this causes. A rollout the platform will not let us undo
+    (a permanent error) is parked as failed instead."""
+    try:
+        return _abort(rollout, deps, Phase.ROLLED_BACK, reason, by)
+    except Exception as error:
+        if not is_permanent(error):
+            raise
+        return fail(rollout, deps, f"{reason}; {reason_of(error)}", by)
 
 
 def _plan(rollout: Rollout, deps: Deps) -> Rollout:
@@ -211,6 +260,7 @@ _OUTCOMES: dict[Phase, Outcome] = {
     Phase.COMPLETED: "succeeded",
     Phase.ROLLED_BACK: "rolled_back",
     Phase.SUPERSEDED: "rolled_back",
+    Phase.FAILED: "failed",
 }
 
 _STEPS = {

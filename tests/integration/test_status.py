@@ -46,6 +46,8 @@ KEYS = {
     "open_windows",
     "jobs",
     "running_jobs",
+    "parked",
+    "quarantined_files",
     "pending_events",
     "dead_letters",
     "audit",

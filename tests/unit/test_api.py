@@ -38,7 +38,8 @@ def in_canary(world: World, version: str) -> None:
     """``version`` registered and left in its canary: a rollout is active."""
     world.platform.add_model(MODEL, version, GOOD_TAGS)
     world.deliver("on_model_registered", model_registered(MODEL, version))
-    world.reconcile()
+    world.reconcile()  # the new deployment is seen creating
+    world.reconcile()  # provisioned: smoke test, then canary
 
 
 # Reads ---------------------------------------------------------------------------------

@@ -4,6 +4,11 @@ Formats, chosen by extension: ``.csv`` (RFC 4180 quoting), ``.tsv`` (tab-separat
 as the SMS Spam Collection ships), ``.jsonl`` (one JSON object per line). Texts are stripped and
 truncated to MAX_TEXT_CHARS, the same limit the scoring script enforces, so the model never
 trains on inputs it could not be asked about.
+
+A file training cannot read (not UTF-8, a CSV field over the csv module's limit, a missing
+column, a JSONL line that is not an object with both keys, an unreadable path) is skipped and
+reported in ``skipped_files`` (path inside the data folder -> why); the other files train.
+The app quarantines what a job reports, so one bad file never fails every later job.
 """
 
 from __future__ import annotations
@@ -36,13 +41,23 @@ class Dataset:
     labels: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # file -> why it was not read
 
     @property
     def valid(self) -> bool:
         return not self.problems
 
     def report(self) -> dict[str, Any]:
-        return {"valid": self.valid, "problems": self.problems, "stats": self.stats}
+        return {
+            "valid": self.valid,
+            "problems": self.problems,
+            "stats": self.stats,
+            "skipped_files": self.skipped,
+        }
+
+
+class BadFile(Exception):
+    """A file training cannot read: skipped and reported, the rest trains."""
 
 
 @dataclass(frozen=True)
@@ -69,16 +84,25 @@ def find_data_files(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
 
 
-def _decode(path: Path, problems: list[str]) -> str | None:
-    raw = path.read_bytes()
+def read_file(path: Path) -> list[tuple[str, str]]:
+    """The (label, text) rows of one file; raises BadFile saying why it cannot be used."""
     try:
-        return raw.decode("utf-8-sig")
+        raw = path.read_bytes()
+    except OSError as err:
+        raise BadFile(f"cannot be read ({err.strerror or type(err).__name__})") from None
+    try:
+        content = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        problems.append(f"{path.name}: not valid UTF-8 (byte {err.start}: {err.reason})")
-        return None
+        raise BadFile(f"not valid UTF-8 (byte {err.start}: {err.reason})") from None
+    if path.suffix.lower() == ".jsonl":
+        return _jsonl_rows(content)
+    try:
+        return _delimited_rows(path, content)
+    except csv.Error as err:  # e.g. a field longer than csv.field_size_limit()
+        raise BadFile(f"not valid {path.suffix.lower()[1:].upper()}: {err}") from None
 
 
-def _delimited_rows(path: Path, content: str, problems: list[str]) -> list[tuple[str, str]]:
+def _delimited_rows(path: Path, content: str) -> list[tuple[str, str]]:
     tsv = path.suffix.lower() == ".tsv"
     reader = csv.DictReader(
         io.StringIO(content, newline=""),
@@ -88,12 +112,11 @@ def _delimited_rows(path: Path, content: str, problems: list[str]) -> list[tuple
     missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         found = ", ".join(reader.fieldnames or []) or "none"
-        problems.append(f"{path.name}: missing column(s) {', '.join(missing)} (found: {found})")
-        return []
+        raise BadFile(f"missing column(s) {', '.join(missing)} (found: {found})")
     return [(row["label"] or "", row["text"] or "") for row in reader]
 
 
-def _jsonl_rows(path: Path, content: str, problems: list[str]) -> list[tuple[str, str]]:
+def _jsonl_rows(content: str) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     for number, line in enumerate(content.splitlines(), start=1):
         if not line.strip():
@@ -101,11 +124,11 @@ def _jsonl_rows(path: Path, content: str, problems: list[str]) -> list[tuple[str
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            problems.append(f"{path.name}: line {number} is not JSON ({err.msg})")
-            continue
+            raise BadFile(f"line {number} is not JSON ({err.msg})") from None
+        except RecursionError:
+            raise BadFile(f"line {number} nests too deeply") from None
         if not isinstance(record, dict) or not all(c in record for c in REQUIRED_COLUMNS):
-            problems.append(f"{path.name}: line {number} lacks the 'label' and 'text' keys")
-            continue
+            raise BadFile(f"line {number} lacks the 'label' and 'text' keys")
         rows.append((_as_text(record["label"]), _as_text(record["text"])))
     return rows
 
@@ -114,21 +137,31 @@ def _as_text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def read_rows(files: list[Path]) -> tuple[list[tuple[str, str]], list[str]]:
-    """All (label, text) rows of the files in order, and the problems that stop the job."""
+def read_rows(
+    files: list[Path], root: Path | None = None
+) -> tuple[list[tuple[str, str]], list[str], dict[str, str]]:
+    """All (label, text) rows of the readable files in order, the problems that stop the job
+    and the files skipped (named relative to ``root``, with why)."""
     rows: list[tuple[str, str]] = []
     problems: list[str] = []
+    skipped: dict[str, str] = {}
     if not files:
         problems.append(f"no data files found (expected {', '.join(DATA_SUFFIXES)})")
     for path in files:
-        content = _decode(path, problems)
-        if content is None:
-            continue
-        if path.suffix.lower() == ".jsonl":
-            rows.extend(_jsonl_rows(path, content, problems))
-        else:
-            rows.extend(_delimited_rows(path, content, problems))
-    return rows, problems
+        try:
+            rows.extend(read_file(path))
+        except BadFile as bad:
+            skipped[_name(path, root)] = str(bad)
+    if files and len(skipped) == len(files):
+        reasons = "; ".join(f"{name}: {why}" for name, why in skipped.items())
+        problems.append(f"no data file could be read: {reasons}")
+    return rows, problems, skipped
+
+
+def _name(path: Path, root: Path | None) -> str:
+    if root is not None and path.is_relative_to(root):
+        return path.relative_to(root).as_posix()
+    return path.name
 
 
 def clean(rows: list[tuple[str, str]], problems: list[str]) -> Dataset:
@@ -235,15 +268,19 @@ def load(path: Path, only: list[str] | None = None) -> tuple[Dataset, list[Path]
         files = find_data_files(path)
     else:
         files, listed = accepted_files(path, only)
-    rows, problems = read_rows(files)
+    root = path if path.is_dir() else path.parent
+    rows, problems, skipped = read_rows(files, root)
     problems = listed + problems
     data = clean(rows, problems)
-    data.stats["files"] = len(files)
+    data.skipped = skipped
+    data.stats["files"] = len(files) - len(skipped)
+    data.stats["files_skipped"] = len(skipped)
     if data.valid:
         split = hash_split(data.texts, data.labels)
         data.problems.extend(split_problems(split))
         data.stats["split"] = split.summary()
-    return data, files
+    read = [f for f in files if _name(f, root) not in skipped]
+    return data, read  # the files trained on: the lineage names these
 
 
 def is_held_out(text: str) -> bool:

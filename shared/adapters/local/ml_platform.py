@@ -28,6 +28,7 @@ from shared.adapters.local.training_jobs import (
     Outcome,
     model_registered_event,
     read_outcome,
+    skipped_files,
     start_job,
 )
 from shared.domain.models import (
@@ -160,7 +161,9 @@ class LocalMLPlatform:
             if row.model_name and row.model_version
             else None
         )
-        return JobInfo(row.name, cast(JobStatus, row.status), model, row.error)
+        ended = row.status not in ("queued", "running")
+        skipped = skipped_files(row.output_dir) if ended else {}
+        return JobInfo(row.name, cast(JobStatus, row.status), model, row.error, skipped)
 
     def wait_for_job(self, name: str, timeout: float) -> JobInfo:
         """Poll until the job ends (and, for a job started here, its event is published);

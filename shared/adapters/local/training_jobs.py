@@ -101,6 +101,15 @@ def model_registered_event(topic: str, model: ModelVersion) -> dict[str, Any]:
     }
 
 
+def skipped_files(output_dir: Path) -> dict[str, str]:
+    """The files train.py could not read and trained without (its validation.json)."""
+    report = _read_json(output_dir / "validation.json") or {}
+    skipped = report.get("skipped_files")
+    if not isinstance(skipped, dict):
+        return {}
+    return {str(name): str(reason)[:500] for name, reason in skipped.items()}
+
+
 def _validation_reason(path: Path) -> str:
     """The problems train.py found in the data (its validation.json)."""
     report = _read_json(path) or {}
