@@ -1,19 +1,22 @@
 """The local Functions host's HTTP side: EasyAuth in front, then the Event Grid webhook or
 the app's HTTP functions. Request bodies are limited to 1 MiB (Content-Length checked before
-reading, chunked bodies counted as they arrive)."""
+reading, chunked bodies counted as they arrive), request targets to Azure's 4 KB, and the
+whole request must arrive within ``request_timeout`` (framing.py)."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
+import re
+import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from shared.localhost import webhook
@@ -23,6 +26,15 @@ from shared.localhost.easyauth import (
     requires_authentication,
     without_principal_headers,
 )
+from shared.localhost.framing import (
+    MAX_REQUEST_LINE,
+    MAX_TARGET_BYTES,
+    BadBody,
+    BodyTooLarge,
+    DeadlineReader,
+    UnsupportedCoding,
+    read_body,
+)
 from shared.localhost.host_keys import HostKeys
 from shared.localhost.messages import MAX_BODY_BYTES, Head, Prepared, Reply
 from shared.localhost.routes import HttpFunctions, compile_routes
@@ -31,20 +43,9 @@ log = logging.getLogger("mlops.host")
 
 _DRAIN_BYTES = 8 * MAX_BODY_BYTES
 _DRAIN_SECONDS = 2.0
-
-
-class _Readable(Protocol):
-    def read(self, size: int, /) -> bytes: ...
-
-    def readline(self, size: int, /) -> bytes: ...
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-class BadBody(Exception):
-    pass
+_EMPTY_LINES = 8  # RFC 9112 2.2: empty lines before a request line are ignored, a few of them
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 5.6.2: a method is a token
+_CONTROLS = re.compile(r"[\x00-\x20\x7f]")
 
 
 class LocalHost:
@@ -82,11 +83,12 @@ class HostServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, address: tuple[str, int], host: LocalHost, request_timeout: float = 30.0
+        self, address: tuple[str, int], host: LocalHost, request_timeout: float = 10.0
     ) -> None:
         super().__init__(address, _Handler)
         self.host = host
-        # A client that stalls mid-request does not hold a thread for long: 408 after this.
+        # The whole request, head and body, arrives within this or gets 408: a client that
+        # stalls or drips bytes does not hold a thread for long.
         self.request_timeout = request_timeout
         self._in_flight = 0
         self._idle = threading.Condition()
@@ -119,19 +121,66 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"  # one request per connection: nothing idles at shutdown
     server_version = "mlops-local-host"
 
+    rfile: DeadlineReader
+
     def setup(self) -> None:
         super().setup()
-        self.connection.settimeout(self.server.request_timeout)
+        buffered = self.rfile
+        if not isinstance(buffered, io.BufferedReader):  # what StreamRequestHandler makes
+            raise TypeError("the connection is not read through a buffered reader")
+        self.rfile = DeadlineReader(buffered, self.connection, self.server.request_timeout)
 
     def version_string(self) -> str:
         return self.server_version
 
-    def __getattr__(self, name: str) -> Callable[[], None]:
-        # The standard library answers a method without a do_<METHOD> with its own HTML 501:
-        # every method goes to the routes instead, which answer 405 with Allow.
-        if name.startswith("do_"):
-            return self._serve
-        raise AttributeError(name)
+    def handle_one_request(self) -> None:
+        """The standard library's, without its gaps: a stalled request gets 408 (not silence),
+        an HTTP/0.9 request, a method that is no token, a control character in the target or
+        a header it could not parse gets 400, and every method goes to the routes (which
+        answer 405 with Allow) instead of the standard library's HTML 501."""
+        self.close_connection = True
+        self.command = self.path = self.requestline = ""
+        try:
+            if not self._read_request_line():
+                return  # the client closed without asking anything
+            if not self.raw_requestline.strip():  # the standard library would say nothing
+                self.send_error(HTTPStatus.BAD_REQUEST)
+                return
+            if len(self.raw_requestline) > MAX_REQUEST_LINE:
+                self.requestline = self.request_version = self.command = ""
+                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+                return
+            if not self.parse_request():
+                return  # parse_request has answered
+            if len(self.path.encode("latin-1")) > MAX_TARGET_BYTES:
+                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+            elif self._malformed():
+                self.send_error(HTTPStatus.BAD_REQUEST)
+            else:
+                self._serve()
+        except TimeoutError:
+            if self.rfile.received:  # a request began and stalled; an idle connection just ends
+                with contextlib.suppress(OSError):
+                    self.send_error(HTTPStatus.REQUEST_TIMEOUT)
+
+    def _read_request_line(self) -> bool:
+        """False when the connection ends before a request line (empty lines aside)."""
+        for _ in range(_EMPTY_LINES + 1):
+            self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
+            if self.raw_requestline not in (b"\r\n", b"\n"):
+                break
+        return self.raw_requestline != b""
+
+    def _malformed(self) -> bool:
+        return (
+            self.request_version == "HTTP/0.9"  # its answer would have no status line
+            or not _TOKEN.fullmatch(self.command)
+            or _CONTROLS.search(self.path) is not None
+            or bool(self.headers.defects)  # e.g. a line that is no header ends the head early
+            # RFC 9112 5.2: obs-fold (a line starting with a space) continues the previous
+            # value; a server rejects it or unfolds it, and a CRLF must not reach a function.
+            or any("\n" in value or "\r" in value for value in self.headers.values())
+        )
 
     def _serve(self) -> None:
         with self.server.in_flight():
@@ -152,6 +201,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = read_body(self.rfile, self.headers, MAX_BODY_BYTES)
         except BodyTooLarge:
             return Reply.error(413, f"the body is over {MAX_BODY_BYTES} bytes"), True
+        except UnsupportedCoding as error:
+            return Reply.error(501, str(error)), True
         except BadBody as error:
             return Reply.error(400, str(error)), True
         except TimeoutError:  # the client stopped sending its body
@@ -170,6 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _send(self, reply: Reply) -> None:
+        self.connection.settimeout(self.server.request_timeout)  # the reading deadline is over
         self.send_response(reply.status)
         for key, value in reply.headers.items():
             self.send_header(key, value)
@@ -193,6 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             phrase = "error"
         self._send(Reply.error(code, phrase.lower(), {"Connection": "close"}))
+        self._drain()  # what is left of the request, so the client reads this, not a reset
 
     def _sends_body(self) -> bool:
         chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
@@ -200,7 +253,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _drain(self) -> None:
         """Read what is left of a refused body before closing, so the client gets to read
-        our answer instead of a connection reset."""
+        our answer instead of a connection reset. The answer is complete: say so first."""
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_WR)
         self.connection.settimeout(0.2)
         deadline, read = time.monotonic() + _DRAIN_SECONDS, 0
         with contextlib.suppress(OSError):
@@ -217,42 +272,3 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_error(self, format: str, *args: Any) -> None:
         log.warning("http: " + format, *args)
-
-
-def read_body(stream: _Readable, headers: Message, limit: int) -> bytes:
-    """The request body, refused (BodyTooLarge) as soon as it is known to exceed ``limit``."""
-    if "chunked" in (headers.get("Transfer-Encoding") or "").lower():
-        return _read_chunked(stream, limit)
-    length_text = headers.get("Content-Length")
-    if not length_text:
-        return b""
-    try:
-        length = int(length_text)
-    except ValueError:
-        raise BadBody("Content-Length is not a number") from None
-    if length < 0:
-        raise BadBody("Content-Length is negative")
-    if length > limit:
-        raise BodyTooLarge
-    body = stream.read(length)
-    if len(body) != length:
-        raise BadBody("the body is shorter than its Content-Length")
-    return body
-
-
-def _read_chunked(stream: _Readable, limit: int) -> bytes:
-    body = bytearray()
-    while True:
-        size_line = stream.readline(1024).split(b";", 1)[0].strip()
-        try:
-            size = int(size_line, 16)
-        except ValueError:
-            raise BadBody("a malformed chunk") from None
-        if size == 0:
-            while stream.readline(1024).strip():  # trailers
-                pass
-            return bytes(body)
-        if len(body) + size > limit:
-            raise BodyTooLarge
-        body += stream.read(size)
-        stream.readline(1024)  # the CRLF after the chunk
