@@ -114,6 +114,9 @@ def _existing(ws: Workspace, traffic: dict[str, int], *deployments: dict[str, An
     ws.add("GET", f"/onlineEndpoints/{EP}", Canned(200, endpoint_resource(traffic)), repeat=True)
     listing = Canned(200, {"value": list(deployments)})
     ws.add("GET", f"/onlineEndpoints/{EP}/deployments", listing, repeat=True)
+    for deployment in deployments:  # read before scoring it by name
+        path = f"/onlineEndpoints/{EP}/deployments/{deployment['name']}"
+        ws.add("GET", path, Canned(200, deployment), repeat=True)
 
 
 def test_get_endpoint_maps_traffic_and_deployments(ws: Workspace) -> None:
@@ -257,6 +260,7 @@ def test_set_traffic_puts_every_deployment_s_weight(ws: Workspace, pollers: Poll
 
 
 def test_deleting_a_missing_deployment_is_not_an_error(ws: Workspace) -> None:
+    _existing(ws, {"blue": 100})
     ws.add(
         "DELETE", f"/onlineEndpoints/{EP}/deployments/green", error(404, "UserError", "not found")
     )
@@ -267,6 +271,7 @@ def test_deleting_a_missing_deployment_is_not_an_error(ws: Workspace) -> None:
 
 
 def test_delete_starts_and_returns(ws: Workspace, pollers: Pollers) -> None:
+    _existing(ws, {"blue": 100})
     ws.add(
         "DELETE",
         f"/onlineEndpoints/{EP}/deployments/green",

@@ -209,6 +209,8 @@ def deploy_a_colour(ws: Workspace, image: str | None) -> None:
 
 
 def shift_traffic_and_retire(ws: Workspace) -> None:
+    shifted = Canned(200, endpoint({"blue": 0, "green": 100}))  # what the delete then reads
+    ws.add("GET", f"/onlineEndpoints/{EP}", shifted, repeat=True)
     serving(ws)
     ws.add("PUT", f"/onlineEndpoints/{EP}", accepted)
     ws.add(
@@ -228,6 +230,8 @@ def shift_traffic_and_retire(ws: Workspace) -> None:
 
 def score(ws: Workspace) -> None:
     serving(ws)
+    blue = Canned(200, deployment("blue", "3"))  # scored by name only once provisioned
+    ws.add("GET", f"/onlineEndpoints/{EP}/deployments/blue", blue, repeat=True)
     ws.transport.add("POST", "^" + re.escape(SCORING), Canned(200, {"predictions": []}))
     ws.platform.invoke(EP, {"data": ["WIN a prize"]}, deployment="blue")
 

@@ -142,7 +142,20 @@ class AzureEndpoints:
             self._ml.online_endpoints.begin_create_or_update(current)
 
     def begin_delete_deployment(self, endpoint: str, name: str) -> None:
-        # A 404 means already gone: deleting is idempotent.
+        """Refuses (ValueError) a deployment that still takes traffic, as the port promises,
+        whatever the service would answer to the DELETE. A 404 means already gone: deleting
+        is idempotent."""
+        with translated(f"endpoint {endpoint}"):
+            try:
+                current = self._ml.online_endpoints.get(endpoint)
+            except ResourceNotFoundError:
+                return  # no endpoint, so no deployment of it either
+        weight = int((current.traffic or {}).get(name, 0))
+        if weight > 0:
+            raise ValueError(
+                f"deployment {name} takes {weight}% of {endpoint}'s traffic;"
+                " set it to 0 before deleting it"
+            )
         with translated(f"deployment {endpoint}/{name}"), suppress(ResourceNotFoundError):
             self._ml.online_deployments.begin_delete(name=name, endpoint_name=endpoint)
 
