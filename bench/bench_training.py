@@ -30,6 +30,7 @@ import training_data  # noqa: E402
 from evaluation import compute_metrics  # noqa: E402
 
 from shared import demodata  # noqa: E402
+from shared.adapters.local.inference_server import azmlinfsrv  # noqa: E402
 
 
 def cli_training(data: Path, out: Path) -> dict[str, Any]:
@@ -77,7 +78,7 @@ def free_port() -> int:
 def server_startup_seconds(model_dir: Path) -> float:
     """From process start to the first 200 on GET / (the liveness route)."""
     port = free_port()
-    command = [str(Path(sys.executable).parent / "azmlinfsrv"), "--port", str(port)]
+    command = [str(azmlinfsrv()), "--port", str(port)]
     command += ["--entry_script", str(TRAINING_SRC / "score.py")]
     env = os.environ | {"AZUREML_MODEL_DIR": str(model_dir)}
     started = time.perf_counter()

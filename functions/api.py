@@ -11,7 +11,6 @@ App Service Authentication too (an excluded path). Routes sit under the host's `
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
 
 import azure.functions as func
 
@@ -39,7 +38,6 @@ READ = frozenset({READER, DEPLOYER})
 WRITE = frozenset({DEPLOYER})
 ANONYMOUS = func.AuthLevel.ANONYMOUS
 IDEMPOTENCY_KEY = "Idempotency-Key"
-R = TypeVar("R")
 
 
 @bp.function_name("api_list_endpoints")
@@ -123,7 +121,7 @@ def _endpoint(name: str, *, audit: bool) -> str:
     return name
 
 
-def _operation(
+def _operation[R](
     req: func.HttpRequest,
     kind: str,
     parse: Callable[[dict[str, object]], R],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import azure.functions as func
 
@@ -20,10 +20,8 @@ from shared.services.deps import Deps
 
 log = logging.getLogger("mlops.events")
 
-E = TypeVar("E")
 
-
-def handle_event(
+def handle_event[E](
     event: func.EventGridEvent, expected: type[E], service: Callable[[E, Deps], Any]
 ) -> None:
     deps = bootstrap.deps()

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 
 from shared import demodata
+from shared.adapters.local import inference_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TRAINING_SRC = REPO_ROOT / "training" / "src"
-AZMLINFSRV = Path(sys.executable).parent / "azmlinfsrv"
+AZMLINFSRV = inference_server.azmlinfsrv()
 STARTUP_TIMEOUT_S = 60.0
 
 pytestmark = pytest.mark.slow

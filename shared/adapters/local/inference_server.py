@@ -4,6 +4,10 @@ and the process helpers training jobs share (environment, stopping, liveness, fa
 azmlinfsrv 1.4.1 always binds 0.0.0.0 (its ``DEFAULT_HOST`` is not configurable), so a local
 deployment is reachable from the network like a container port would be; we talk to it on
 127.0.0.1 only.
+
+The server runs from its own venv (``make`` builds ``.tools/azmlinfsrv`` from the pip section of
+``training/environment/inference-conda.yml``, with that file's Python): it pins pydantic and
+supports other Python versions than the app, so it must not share the app's venv.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -22,7 +27,12 @@ from pathlib import Path
 
 import requests
 
-AZMLINFSRV = Path(sys.executable).parent / "azmlinfsrv"
+REPO_ROOT = Path(__file__).resolve().parents[3]
+# Where `make` builds the inference server's venv (see the Makefile's AZMLINFSRV).
+TOOL_AZMLINFSRV = REPO_ROOT / ".tools" / "azmlinfsrv" / "bin" / "azmlinfsrv"
+AZMLINFSRV_VARIABLE = "MLOPS_AZMLINFSRV"
+# Loaded by path: the server's venv does not have this project installed.
+GUNICORN_CONFIG = Path(__file__).resolve().with_name("gunicorn_loopback.py")
 _PROBE_TIMEOUT = 0.5
 _EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception)\b")
 _INHERITED = frozenset({"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SYSTEMROOT"})
@@ -38,6 +48,17 @@ class ServerConfig:
     model_dir: Path
     log_path: Path
     env: Mapping[str, str]
+
+
+def azmlinfsrv(environ: Mapping[str, str] | None = None, tool: Path = TOOL_AZMLINFSRV) -> Path:
+    """The ``azmlinfsrv`` to run: ``MLOPS_AZMLINFSRV`` if set, else the one `make` built (``tool``),
+    else the one beside this interpreter (a venv where someone installed the server by hand)."""
+    configured = (os.environ if environ is None else environ).get(AZMLINFSRV_VARIABLE)
+    if configured:
+        return Path(configured)
+    if tool.is_file():
+        return tool
+    return Path(sys.executable).parent / "azmlinfsrv"
 
 
 def child_env(extra: Mapping[str, str]) -> dict[str, str]:
@@ -58,10 +79,10 @@ def start_server(config: ServerConfig, port: int) -> subprocess.Popen[bytes]:
     config.log_path.parent.mkdir(parents=True, exist_ok=True)
     # No gunicorn control socket: every deployment would claim the same ~/.gunicorn/gunicorn.ctl.
     # The config module rebinds the server to 127.0.0.1 (azmlinfsrv hard-codes 0.0.0.0).
-    gunicorn_args = "--no-control-socket --config python:shared.adapters.local.gunicorn_loopback"
+    gunicorn_args = f"--no-control-socket --config {shlex.quote(str(GUNICORN_CONFIG))}"
     extra = {"GUNICORN_CMD_ARGS": gunicorn_args, "PYTHONUNBUFFERED": "1"}
     env = child_env({**config.env, **extra, "AZUREML_MODEL_DIR": str(config.model_dir)})
-    argv = [str(AZMLINFSRV), "--entry_script", str(config.entry_script), "--port", str(port)]
+    argv = [str(azmlinfsrv()), "--entry_script", str(config.entry_script), "--port", str(port)]
     with config.log_path.open("wb") as log:
         return subprocess.Popen(
             argv,
