@@ -1,6 +1,7 @@
 // secure-mlops-azure: everything in one resource group. azd provisions this file
 // (azure.yaml); the modules under modules/ each own one concern and say why they are built
-// the way they are. Role assignments live in rbac-*.bicep and event-grid.bicep only.
+// the way they are. Role assignments live in rbac-*.bicep and event-grid.bicep, and the
+// deployer's secret write on the vault in key-vault.bicep.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -28,7 +29,7 @@ param mlPublicNetworkAccess string = 'Enabled'
 @description('Create the Event Grid subscriptions. They target functions that exist only after azd deploy, so the postdeploy hook provisions again with true.')
 param deployEventSubscriptions bool = false
 
-@description('Object id of whoever deploys (azd sets AZURE_PRINCIPAL_ID); gets blob write on the ML artifact store only, to submit the first training job.')
+@description('Object id of whoever deploys (azd sets AZURE_PRINCIPAL_ID); gets blob write on the ML artifact store, to submit the first training job, and secret write on the vault, for the postprovision hook that creates the audit chain key.')
 param principalId string = ''
 
 @allowed([ 'User', 'ServicePrincipal', 'Group' ])
@@ -161,6 +162,8 @@ module keyVault 'modules/key-vault.bicep' = {
     tags: tags
     name: 'kv-${token}'
     logAnalyticsId: monitoring.outputs.logAnalyticsId
+    deployerPrincipalId: principalId
+    deployerPrincipalType: principalType
   }
 }
 

@@ -1,6 +1,7 @@
 """The azd hooks: azure.yaml against the rules of azd's schema, a POSIX script and a
-PowerShell twin for every hook, and the postdeploy hook run for real against fake `az` and
-`azd` (tests/infra/fake_azure_cli.py) that answer lists and record every call."""
+PowerShell twin for every hook, and the postdeploy and postprovision hooks run for real
+against fake `az` and `azd` (tests/infra/fake_azure_cli.py) that answer and record every
+call."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from typing import Any
 import pytest
 
 from tests.infra.bicep import REPO
+from tests.infra.fake_azure_cli import FORBIDDEN
 from tests.infra.test_pipelines import AZURE_YAML, OFFLINE, load
 from tests.tools import missing_tool
 
 HOOKS = REPO / "infra" / "hooks"
 ENABLE = HOOKS / "enable-event-subscriptions.sh"
+CHAIN_KEY = HOOKS / "create-audit-chain-key.sh"
 ROUTING = REPO / "infra" / "event-routing.json"
 SCHEMA = Path(__file__).with_name("azure_yaml.schema.json")
 FAKE = Path(__file__).with_name("fake_azure_cli.py")
@@ -46,7 +49,7 @@ def _hooks() -> dict[str, Any]:
     return hooks
 
 
-@pytest.mark.parametrize("name", ["preprovision", "postdeploy"])
+@pytest.mark.parametrize("name", ["preprovision", "postprovision", "postdeploy"])
 def test_every_hook_has_a_posix_script_and_its_powershell_twin(name: str) -> None:
     hook = _hooks()[name]
     assert set(hook) == {"posix", "windows"}
@@ -81,7 +84,9 @@ def _commands(path: Path) -> set[str]:
     return {m.group(1) for m in COMMAND.finditer(code)}
 
 
-@pytest.mark.parametrize("stem", ["create-app-registration", "enable-event-subscriptions"])
+@pytest.mark.parametrize(
+    "stem", ["create-app-registration", "create-audit-chain-key", "enable-event-subscriptions"]
+)
 def test_twins_run_the_same_commands(stem: str) -> None:
     sh, ps1 = _commands(HOOKS / f"{stem}.sh"), _commands(HOOKS / f"{stem}.ps1")
     assert sh == ps1
@@ -119,17 +124,23 @@ class Hook:
             wrapper = bin_dir / tool
             wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE}" {tool} "$@"\n')
             wrapper.chmod(0o755)
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_")}
         self.env = {
-            **os.environ,
+            **inherited,
             "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
             "FAKE_AZURE_STATE": str(self.state_file),
             "MLOPS_FUNCTION_INDEX_INTERVAL": "0",
+            "MLOPS_KEY_VAULT_ROLE_INTERVAL": "0",
         }
 
-    def run(self, timeout: int = 30) -> subprocess.CompletedProcess[str]:
-        env = {**self.env, "MLOPS_FUNCTION_INDEX_TIMEOUT": str(timeout)}
+    def run(self, timeout: int = 30, script: Path = ENABLE) -> subprocess.CompletedProcess[str]:
+        env = {
+            **self.env,
+            "MLOPS_FUNCTION_INDEX_TIMEOUT": str(timeout),
+            "MLOPS_KEY_VAULT_ROLE_TIMEOUT": str(timeout),
+        }
         return subprocess.run(
-            ["bash", str(ENABLE)], capture_output=True, text=True, env=env, timeout=60, check=False
+            ["bash", str(script)], capture_output=True, text=True, env=env, timeout=60, check=False
         )
 
     @property
@@ -209,3 +220,120 @@ def test_refuses_to_wait_for_an_app_it_cannot_name(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "AZURE_FUNCTION_APP_NAME" in result.stderr and "azd provision first" in result.stderr
     assert _lists(hook) == [] and hook.calls("azd", "provision") == []
+
+
+# --- The postprovision hook: the audit chain key, created once if absent ----------------------
+
+VAULT = "kv-abc123"
+KEY_NAME = "audit-chain-key"
+KV_ENV = {"AZURE_KEY_VAULT_NAME": VAULT}
+SECRET = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _chain_key_hook(tmp: Path, **state: Any) -> Hook:
+    return Hook(tmp, {"env": KV_ENV, "vault": {"name": VAULT, "secrets": {}}, **state})
+
+
+def _kv(hook: Hook, verb: str) -> list[list[str]]:
+    return hook.calls("az", "keyvault", "secret", verb)
+
+
+def _stored(hook: Hook) -> dict[str, Any]:
+    secrets: dict[str, Any] = hook.state["vault"]["secrets"]
+    return secrets
+
+
+def test_an_absent_key_is_created_once_from_a_private_file_and_never_shown(
+    tmp_path: Path,
+) -> None:
+    hook = _chain_key_hook(tmp_path)
+    result = hook.run(script=CHAIN_KEY)
+    assert result.returncode == 0, result.stderr
+    (created,) = _stored(hook).values()
+    value = created["value"]
+    assert SECRET.match(value), "32 random bytes, stored as the 64 hex characters the app reads"
+    assert created["tags"] == {"file-encoding": "hex"}
+    assert created["file_mode"] & 0o077 == 0, "the key file is the owner's alone"
+    assert not Path(created["file"]).exists(), "and removed afterwards"
+    (set_call,) = _kv(hook, "set")
+    assert set_call[set_call.index("--name") + 1] == KEY_NAME
+    assert set_call[set_call.index("--vault-name") + 1] == VAULT
+    shown = json.dumps(hook.state["calls"]) + json.dumps(hook.state["env"])
+    assert value not in shown + result.stdout + result.stderr, "never on a command line or shown"
+    assert "created in Key Vault kv-abc123" in result.stdout
+
+    again = hook.run(script=CHAIN_KEY)  # every later provision: present, so left alone
+    assert again.returncode == 0, again.stderr
+    assert len(_kv(hook, "set")) == 1 and _stored(hook)[KEY_NAME]["value"] == value
+    assert "left as it is" in again.stdout
+
+
+def test_a_present_key_is_never_overwritten(tmp_path: Path) -> None:
+    existing = {KEY_NAME: {"value": "ab" * 32}}
+    hook = Hook(tmp_path, {"env": KV_ENV, "vault": {"name": VAULT, "secrets": existing}})
+    result = hook.run(script=CHAIN_KEY)
+    assert result.returncode == 0, result.stderr
+    assert _kv(hook, "set") == []
+    assert _stored(hook) == existing
+    (show,) = _kv(hook, "show")
+    assert show[show.index("--query") + 1] == "id", "only the id is read, never the value"
+
+
+def test_the_secret_name_follows_the_app_setting(tmp_path: Path) -> None:
+    hook = _chain_key_hook(tmp_path)
+    hook.env["MLOPS_AUDIT_KEY_SECRET"] = "chain-key-2"
+    result = hook.run(script=CHAIN_KEY)
+    assert result.returncode == 0, result.stderr
+    assert set(_stored(hook)) == {"chain-key-2"}
+
+
+def test_a_role_not_yet_applied_is_waited_for_then_the_key_is_created(tmp_path: Path) -> None:
+    errors = {
+        "show": [FORBIDDEN.format(action="getSecret/action")] * 2,
+        "set": [FORBIDDEN.format(action="setSecret/action")],
+    }
+    hook = _chain_key_hook(tmp_path, kv_errors=errors)
+    result = hook.run(script=CHAIN_KEY)
+    assert result.returncode == 0, result.stderr
+    assert len(_kv(hook, "show")) == 3 and len(_kv(hook, "set")) == 2
+    assert SECRET.match(_stored(hook)[KEY_NAME]["value"])
+    assert result.stdout.count("waiting for the role assignment to apply") == 3
+
+
+def test_a_role_that_never_applies_gives_up_at_the_timeout(tmp_path: Path) -> None:
+    forbidden = FORBIDDEN.format(action="getSecret/action")
+    hook = _chain_key_hook(tmp_path, kv_errors={"show": [forbidden] * 5})
+    result = hook.run(timeout=0, script=CHAIN_KEY)
+    assert result.returncode == 1
+    assert "Timed out after 0s" in result.stderr and "Key Vault Secrets Officer" in result.stderr
+    assert "ForbiddenByRbac" in result.stderr, "the last error is shown"
+    assert "azd hooks run postprovision" in result.stderr, "says how to retry"
+    assert _kv(hook, "set") == [] and _stored(hook) == {}
+
+
+def test_any_other_failure_stops_at_once_and_changes_nothing(tmp_path: Path) -> None:
+    error = "ERROR: Please run 'az login' to setup account."
+    hook = _chain_key_hook(tmp_path, kv_errors={"show": [error]})
+    result = hook.run(script=CHAIN_KEY)
+    assert result.returncode == 1
+    assert error in result.stderr and "Nothing was changed" in result.stderr
+    assert len(_kv(hook, "show")) == 1, "not retried"
+    assert _kv(hook, "set") == [] and _stored(hook) == {}
+
+
+def test_a_soft_deleted_key_is_to_be_recovered_not_replaced(tmp_path: Path) -> None:
+    vault = {"name": VAULT, "secrets": {}, "deleted": [KEY_NAME]}
+    hook = Hook(tmp_path, {"env": KV_ENV, "vault": vault})
+    result = hook.run(script=CHAIN_KEY)
+    assert result.returncode == 1
+    assert f"az keyvault secret recover --vault-name {VAULT} --name {KEY_NAME}" in result.stderr
+    assert "never purge" in result.stderr
+    assert len(_kv(hook, "set")) == 1 and _stored(hook) == {}
+
+
+def test_refuses_without_a_vault_name(tmp_path: Path) -> None:
+    hook = Hook(tmp_path, {"env": {}, "vault": {"name": VAULT, "secrets": {}}})
+    result = hook.run(script=CHAIN_KEY)
+    assert result.returncode == 1
+    assert "AZURE_KEY_VAULT_NAME" in result.stderr
+    assert _kv(hook, "show") == []

@@ -92,6 +92,11 @@ ALLOWED: dict[tuple[str, str, str, str], str] = {
     ("rbac-workspace.bicep", "deployerPrincipalId", "storageBlobDataContributor", "mlStorage"): (
         ACCOUNT
     ),
+    # The deployer creates the audit chain key once (infra/hooks/create-audit-chain-key.sh):
+    # secret write on this vault only; the app itself only reads it (Secrets User above).
+    ("key-vault.bicep", "deployerPrincipalId", "keyVaultSecretsOfficer", "vault"): (
+        "Microsoft.KeyVault/vaults"
+    ),
     # The system topics write dead letters: the dead-letter container, nothing else.
     ("event-grid.bicep", TOPIC_IDENTITY, "storageBlobDataContributor", "deadLetterContainer"): (
         CONTAINER
@@ -214,6 +219,28 @@ def test_managed_identities_are_assigned_as_service_principals() -> None:
             assert assignment.properties["principalType"] == "ServicePrincipal", assignment
 
 
+def test_the_deployer_is_granted_only_when_azd_names_one() -> None:
+    """AZURE_PRINCIPAL_ID may be empty (main.parameters.json): no grant to an empty id."""
+    not_empty = {
+        "operator": {
+            "type": "not",
+            "operands": {
+                "bool_value": {
+                    "function": {
+                        "type": "empty",
+                        "parameters": {"item_to_test": "deployerPrincipalId"},
+                    }
+                }
+            },
+        }
+    }
+    granted = [a for a in assignments() if principal_of(a) == "deployerPrincipalId"]
+    assert {a.file.name for a in granted} == {"rbac-workspace.bicep", "key-vault.bicep"}
+    for assignment in granted:
+        body = parsed(assignment.file)["resources"][assignment.symbol]
+        assert body["config"].get("condition") == not_empty, assignment
+
+
 def test_no_owner_contributor_or_user_access_administrator_anywhere() -> None:
     for path in sorted(INFRA.rglob("*")):
         if path.is_file():
@@ -284,6 +311,7 @@ def test_role_ids_are_the_built_in_ids_they_claim_to_be() -> None:
     assert BUILT_IN["storageBlobDataOwner"] == "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
     assert BUILT_IN["storageTableDataContributor"] == "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
     assert BUILT_IN["keyVaultSecretsUser"] == "4633458b-17de-408a-b874-0445c86b69e6"
+    assert BUILT_IN["keyVaultSecretsOfficer"] == "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
     assert BUILT_IN["monitoringMetricsPublisher"] == "3913510d-42f4-4e42-8a64-420c390055eb"
     assert BUILT_IN["acrPull"] == "7f951dda-4ed3-4680-a7ca-43fe172d538d"
     assert BUILT_IN["managedIdentityOperator"] == "f1a07417-d97a-45cb-824c-7a7467783830"
