@@ -6,7 +6,7 @@ targetScope = 'subscription'
 
 @minLength(1)
 @maxLength(40)
-@description('azd environment name; names and tags derive from it.')
+@description('azd environment name; names and tags derive from it. azd also accepts _ . ( ): names use a hyphen for each (envSlug); start and end it with a letter or digit.')
 param environmentName string
 
 @minLength(1)
@@ -41,7 +41,9 @@ param computeMaxNodes int = 2
 
 param computeVmSize string = 'Standard_DS3_v2'
 
-param endpointName string = 'spam-endpoint'
+@description('Name of the managed online endpoint. Empty: spam-endpoint-<token> (onlineEndpointName). Overridden, it must be unique in the Azure region: 3-32 letters, digits and single hyphens, starting with a letter.')
+@maxLength(32)
+param endpointName string = ''
 param modelName string = 'spam-classifier'
 
 @description('NCRONTAB schedule of the reconcile_rollouts timer.')
@@ -61,7 +63,16 @@ param alertFunctionErrorThreshold int = 5
 
 var tags = { 'azd-env-name': environmentName, project: 'secure-mlops-azure' }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
-var prefix = 'mlops-${environmentName}'
+// azd accepts environment names with _ . ( ) (its deployment-name rule), which sites, plans,
+// Log Analytics and the ML workspace refuse in a name: each becomes a hyphen (Learn: "Naming
+// rules and restrictions for Azure resources"). Names only: the azd-env-name tag stays exact.
+var envSlug = replace(replace(replace(replace(environmentName, '_', '-'), '.', '-'), '(', '-'), ')', '-')
+var prefix = 'mlops-${envSlug}'
+// An online endpoint's name is its host name, <name>.<region>.inference.ml.azure.com, so it
+// must be unique in the region across all of Azure (Learn: "Deploy and score a machine
+// learning model by using an online endpoint"): a plain 'spam-endpoint' would collide with
+// anyone else's, and the first rollout would fail. The token keeps it ours.
+var onlineEndpointName = empty(endpointName) ? 'spam-endpoint-${take(token, 8)}' : endpointName
 
 // Names the app reads as settings; also the containers and table created below.
 var trainingContainer = 'training-data'
@@ -199,7 +210,7 @@ module workspace 'modules/ml-workspace.bicep' = {
     location: location
     tags: tags
     // Workspace names are at most 33 characters.
-    name: 'mlw-${take(environmentName, 20)}-${take(token, 6)}'
+    name: 'mlw-${take(envSlug, 20)}-${take(token, 6)}'
     logAnalyticsId: monitoring.outputs.logAnalyticsId
     computeIdentityId: identities.outputs.computeIdentityId
     storageAccountId: mlStorage.outputs.id
@@ -251,7 +262,7 @@ module functionApp 'modules/function-app.bicep' = {
       MLOPS_AUDIT_DCR_ID: monitoring.outputs.auditDcrImmutableId
       MLOPS_AUDIT_STREAM: monitoring.outputs.auditStreamName
       MLOPS_ENDPOINT_IDENTITY_ID: identities.outputs.endpointIdentityId
-      MLOPS_ENDPOINT_NAME: endpointName
+      MLOPS_ENDPOINT_NAME: onlineEndpointName
       MLOPS_MODEL_NAME: modelName
       MLOPS_ALLOWED_REGISTRIES: registry.outputs.loginServer
       MLOPS_ALLOWED_REPOSITORIES: allowedRepositories
@@ -332,4 +343,5 @@ output MLOPS_AUDIT_INGESTION_ENDPOINT string = monitoring.outputs.auditIngestion
 output MLOPS_AUDIT_DCR_ID string = monitoring.outputs.auditDcrImmutableId
 output MLOPS_AUDIT_STREAM string = monitoring.outputs.auditStreamName
 output MLOPS_ENDPOINT_IDENTITY_ID string = identities.outputs.endpointIdentityId
+output MLOPS_ENDPOINT_NAME string = onlineEndpointName
 output MLOPS_ALLOWED_REGISTRIES string = registry.outputs.loginServer
