@@ -27,6 +27,7 @@ AZURE_YAML = REPO / "azure.yaml"
 PIPELINES = (CI, DEPLOY, AZURE_PIPELINES)
 # The interpreter the project runs on in Azure; CI, deploy and make test use the same one.
 PYTHON = "3.13"
+CONDA_FILES = ("train-conda.yml", "inference-conda.yml")
 
 # Any attempt to reach the network fails fast: the schemas must come from the package.
 OFFLINE = {
@@ -200,19 +201,33 @@ def test_workflows_use_the_current_major_of_each_action(path: Path) -> None:
         assert ref == f"v{CURRENT_MAJORS[action.lower()]}", f"{use}: not the current major"
 
 
+# `make test` also builds venvs on the Python of Azure ML's conda environments (the training
+# job and the inference server), so CI installs that one too; the app's Python comes last
+# (the default).
+def _conda_python(path: Path) -> str:
+    (version,) = re.findall(r"^\s*- python=([0-9.]+)$", path.read_text(), re.MULTILINE)
+    return version
+
+
+def _test_pythons() -> list[str]:
+    conda = {_conda_python(REPO / "training" / "environment" / f) for f in CONDA_FILES}
+    return [*sorted(conda - {PYTHON}), PYTHON]
+
+
 def test_github_workflows_set_up_the_project_python() -> None:
     for path in (CI, DEPLOY):
         for job in _step_jobs(load(path)):
             (setup,) = [
                 s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python@")
             ]
-            assert setup["with"]["python-version"] == PYTHON, path.name
+            wanted = _test_pythons() if path == CI else [PYTHON]
+            assert setup["with"]["python-version"].split() == wanted, path.name
 
 
 def test_azure_pipelines_sets_up_the_project_python() -> None:
     doc = load(AZURE_PIPELINES)
     specs = [s["inputs"]["versionSpec"] for s in _tasks(doc) if s["task"] == "UsePythonVersion@0"]
-    assert specs == [PYTHON] * 3, "the test stage and both deployment jobs"
+    assert specs == [*_test_pythons(), PYTHON, PYTHON], "the test stage and both deployment jobs"
     scripts = [s["script"] for s in _walk(doc) if "script" in s]
     assert f"make test PYTHON=python{PYTHON}" in scripts
 
