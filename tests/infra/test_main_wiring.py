@@ -216,3 +216,28 @@ def test_names_keep_the_environment_but_tags_keep_it_exact() -> None:
     tags = variable(MAIN, "tags")
     assert tags["'azd-env-name'"] == "environmentName"  # pycep keeps a quoted key's quotes
     assert names("a_b")["resourceGroups"] == ["rg-mlops-a-b"]
+
+
+# --- the azd environment's values, as the hooks, pipelines and README read them -----------
+
+# What azd itself puts in an environment, and what the hooks write with `azd env set`.
+AZD_SETS = {"AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_SUBSCRIPTION_ID", "AZURE_PRINCIPAL_ID"}
+HOOKS_SET = {"API_CLIENT_ID", "DEPLOY_EVENT_SUBSCRIPTIONS"}
+# Read with a default when absent (the app's default secret name is the hook's too).
+OPTIONAL = {"MLOPS_AUDIT_KEY_SECRET"}
+READERS = r"(?:azd env get-value|azd_value|Get-AzdValue)\s+['\"]?([A-Z][A-Z0-9_]+)"
+
+
+def test_every_environment_value_read_is_an_output_or_set_by_azd() -> None:
+    """A renamed output leaves `azd env get-value OLD` answering "ERROR: ...": the hooks and
+    pipelines would stop after a whole provision."""
+    repo = MAIN.parent.parent
+    sources = [*sorted((repo / "infra" / "hooks").iterdir()), repo / "azure-pipelines.yml"]
+    sources += sorted((repo / ".github" / "workflows").glob("*.yml"))
+    read = {name for path in sources for name in re.findall(READERS, path.read_text())}
+    readme = (repo / "README.md").read_text()
+    deploy = readme.split("## Deploy to Azure", 1)[1].split("\n## ", 1)[0]
+    read |= set(re.findall(r"\$\{?(AZURE_[A-Z0-9_]+)", deploy))
+    assert {"AZURE_FUNCTION_APP_NAME", "AZURE_KEY_VAULT_NAME"} <= read  # the scan sees them
+    known = set(parsed(MAIN)["outputs"]) | AZD_SETS | HOOKS_SET | OPTIONAL
+    assert read - known == set()
