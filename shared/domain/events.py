@@ -11,6 +11,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from shared.domain.errors import Rejected
+from shared.domain.surrogates import check_encodable
+from shared.domain.untrusted_json import check_depth, loads
 
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 MODEL_REGISTERED = "Microsoft.MachineLearningServices.ModelRegistered"
@@ -70,11 +72,14 @@ class ImagePushed:
 
     @property
     def image(self) -> str:
-        return f"{self.registry}/{self.repository}@{self.digest}"
+        """The reference deployed and remembered: the host in lower case, as DNS compares it,
+        so one digest pushed under two spellings of the registry rolls out once. Repository
+        and digest are case-sensitive and validation refuses upper case in them."""
+        return f"{self.registry.lower()}/{self.repository}@{self.digest}"
 
     @property
     def business_key(self) -> str:
-        return f"image:{self.registry}/{self.repository}@{self.digest}"
+        return f"image:{self.image}"
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,12 @@ DomainEvent = DataArrived | ModelRegistered | ImagePushed | SubscriptionValidati
 
 
 MAX_BATCH_BYTES = 1024 * 1024
+# Event Grid delivers at most maxEventsPerBatch (1 to 5,000) events per request and our
+# subscriptions ask for 1 (infra/modules/event-subscription.bicep); 100 leaves room for a
+# publisher's batch and bounds the work, and the audit records, one request can cause.
+MAX_EVENTS_PER_DELIVERY = 100
+CLOUDEVENT = "application/cloudevents+json"
+CLOUDEVENT_BATCH = "application/cloudevents-batch+json"
 _ECHO = 100  # never quote more than this many characters of a payload in a message
 _INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 _MAX_ID = 256
@@ -112,20 +123,38 @@ def clip(value: object, limit: int = _ECHO) -> str:
     return repr(shown + ("…" if len(text) > limit else ""))
 
 
-def parse_batch(body: bytes | str | Any) -> list[Mapping[str, Any]]:
-    """The events of one delivery: an Event Grid array, one CloudEvent, or a CloudEvents batch.
+class TooManyEvents(Rejected):
+    """More events in one delivery than MAX_EVENTS_PER_DELIVERY: refused whole (413)."""
 
-    ``body`` is the raw request body, or JSON already decoded by the host."""
+
+def parse_batch(body: bytes | str | Any, content_type: str = "") -> list[Mapping[str, Any]]:
+    """The events of one delivery: an Event Grid array, one CloudEvent, or a CloudEvents batch.
+    The one batch parser: the local host's webhook and the domain both use it.
+
+    ``body`` is the raw request body, or JSON already decoded by the host; ``content_type``
+    is the request's, when there is one (the CloudEvents media types fix the shape)."""
     if isinstance(body, bytes | bytearray | str):
         raw = body.encode() if isinstance(body, str) else bytes(body)
         if len(raw) > MAX_BATCH_BYTES:
             raise Rejected(f"body is larger than {MAX_BATCH_BYTES} bytes", field="body")
-        body = _loads(raw)
+        body = loads(raw)
+    else:
+        check_depth(body)
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == CLOUDEVENT and not isinstance(body, Mapping):
+        raise Rejected(f"{CLOUDEVENT} carries one event object", field="body")
+    if media == CLOUDEVENT_BATCH and not isinstance(body, list):
+        raise Rejected(f"{CLOUDEVENT_BATCH} carries an array of events", field="body")
     if isinstance(body, Mapping):
         return [body]
     if not isinstance(body, list):
         raise Rejected(
             f"body must be a JSON object or array, not {type(body).__name__}", field="body"
+        )
+    if len(body) > MAX_EVENTS_PER_DELIVERY:
+        raise TooManyEvents(
+            f"a delivery carries at most {MAX_EVENTS_PER_DELIVERY} events, not {len(body)}",
+            field="body",
         )
     for index, item in enumerate(body):
         if not isinstance(item, Mapping):
@@ -133,25 +162,17 @@ def parse_batch(body: bytes | str | Any) -> list[Mapping[str, Any]]:
     return body
 
 
-def _loads(raw: bytes) -> Any:
-    def no_constants(name: str) -> Any:
-        raise Rejected(f"JSON constant {name} is not allowed", field="body")
-
-    try:
-        return json.loads(raw.decode("utf-8-sig"), parse_constant=no_constants)
-    except UnicodeDecodeError:
-        raise Rejected("body is not valid UTF-8", field="body") from None
-    except json.JSONDecodeError as exc:
-        # The message only, never exc.doc: it holds the whole body.
-        raise Rejected(f"body is not valid JSON ({exc.msg} at {exc.pos})", field="body") from None
-    except RecursionError:
-        raise Rejected("body is nested too deeply", field="body") from None
+def event_type(raw: Mapping[str, Any]) -> object:
+    """The type an event claims, in either schema (unchecked: parse_event checks it)."""
+    return raw.get("type") if "specversion" in raw else raw.get("eventType")
 
 
 def parse_event(raw: Mapping[str, Any]) -> DomainEvent:
     """One event in the Event Grid schema or CloudEvents 1.0 (told apart by ``specversion``)."""
     if not isinstance(raw, Mapping):
         raise Rejected(f"event must be a JSON object, not {type(raw).__name__}", field="event")
+    check_depth(raw, field="event")
+    check_encodable(raw)  # a lone surrogate ("\ud800" is valid JSON) encodes nowhere
     meta, data = _cloud_meta(raw) if "specversion" in raw else _grid_meta(raw)
     parser = _PARSERS.get(meta.type)
     if parser is None:
@@ -174,11 +195,13 @@ def _grid_meta(raw: Mapping[str, Any]) -> tuple[EventMeta, Any]:
 
 
 def _cloud_meta(raw: Mapping[str, Any]) -> tuple[EventMeta, Any]:
-    if raw["specversion"] != "1.0":
+    if raw["specversion"] != "1.0":  # the string "1.0" exactly: not 1.0, "1", "1.0.0" or "0.3"
         raise Rejected(
             f"unsupported CloudEvents specversion {clip(raw['specversion'])}", field="specversion"
         )
     if "data_base64" in raw:
+        # Refused, not decoded: every event this app takes carries JSON data, and a second
+        # way to carry it would be a second thing to parse and to get wrong.
         raise Rejected("binary CloudEvents data (data_base64) is not accepted", field="data")
     meta = EventMeta(
         id=_text(raw, "id", limit=_MAX_ID),

@@ -25,7 +25,9 @@ _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _ENCODED_SEPARATOR = re.compile(r"%(2f|5c|2e)", re.IGNORECASE)
 # The first character is alphanumeric so a name is never ".", ".." or an option like "-x".
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
-_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# A registry version number, one spelling each ("01" is not "1"): MLflow numbers a model's
+# versions 1, 2, 3, ...; "latest" is Azure ML's label (azureml:NAME@latest), never a version.
+_VERSION = re.compile(r"[1-9][0-9]{0,9}")
 # Controls (C0, DEL, C1), format characters (bidi overrides, zero-width) and line separators.
 _DELIMITERS = {".csv": ",", ".tsv": "\t"}
 
@@ -197,7 +199,7 @@ def check_model_name(name: str) -> None:
 def check_version(version: str) -> None:
     if not _VERSION.fullmatch(version):
         raise Rejected(
-            f"version {clip(version)} must be 1-64 of [A-Za-z0-9._-], starting alphanumeric",
+            f"version {clip(version)} must be a version number: 1 to 10 digits, no leading 0",
             field="model_version",
         )
 

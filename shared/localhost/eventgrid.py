@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import azure.functions as func
+from azure.functions.eventgrid import EventGridEventInConverter
+from azure.functions.meta import Datum
 
 from shared.localhost.functions_registry import call, user_function
 
@@ -63,20 +65,15 @@ def load_routing(path: Path = ROUTING_FILE) -> tuple[Subscription, ...]:
     )
 
 
-def to_trigger_event(raw: Mapping[str, Any]) -> func.EventGridEvent:
-    """What the Functions host hands an Event Grid trigger, for either schema."""
-    cloud = "specversion" in raw
-    when = raw.get("time" if cloud else "eventTime")
-    data = raw.get("data")
-    return func.EventGridEvent(
-        id=str(raw.get("id", "")),
-        data=data if isinstance(data, dict) else {},
-        topic=str(raw.get("source" if cloud else "topic", "")),
-        subject=str(raw.get("subject", "")),
-        event_type=_event_type(raw),
-        event_time=_parse_time(when),
-        data_version=str(raw.get("dataVersion", "")),
-    )
+def to_trigger_event(raw: Mapping[str, Any]) -> func.EventGridEvent | func.CloudEvent:
+    """What the Python worker hands an Event Grid trigger: the event's JSON through the
+    library's own trigger converter, so a CloudEvent arrives as ``func.CloudEvent`` with its
+    specversion and extension attributes (``data_base64`` among them), as in Azure. Like the
+    worker, it raises on a time it cannot read (the invocation fails and is retried)."""
+    decoded = EventGridEventInConverter.decode(Datum(json.dumps(raw), "json"), trigger_metadata={})
+    if not isinstance(decoded, func.EventGridEvent | func.CloudEvent):
+        raise TypeError("the trigger converter returned neither event type")
+    return decoded
 
 
 def invoke(
@@ -202,10 +199,3 @@ def _lookup(event: Mapping[str, Any], dotted: str) -> Any:
     for part in dotted.split("."):
         value = value.get(part) if isinstance(value, Mapping) else None
     return value
-
-
-def _parse_time(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None

@@ -4,15 +4,30 @@ As the Functions host's Event Grid extension: the ``eventgrid_extension`` system
 master key) is required; the subscription validation handshake (Event Grid schema) and the
 CloudEvents abuse-protection ``OPTIONS`` handshake are answered; each event of a batch is
 handed to the function on its own; any failure answers 500 so Event Grid retries the batch.
+
+The body is split by the domain's one batch parser (``parse_batch``) and the handshake's
+event read by ``parse_event``: nothing here parses an event a second way. A batch over
+MAX_EVENTS_PER_DELIVERY is 413 before any function runs. A handshake is one validation event
+and nothing else: a batch that mixes one with real events is refused whole (400), since
+answering the handshake would acknowledge the real events without handling them.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
 
+from shared.domain.errors import Rejected
+from shared.domain.events import CLOUDEVENT_BATCH as CLOUDEVENT_BATCH  # client.py posts it
+from shared.domain.events import (
+    SUBSCRIPTION_VALIDATION,
+    SubscriptionValidation,
+    TooManyEvents,
+    event_type,
+    parse_batch,
+    parse_event,
+)
 from shared.localhost.eventgrid import invoke
 from shared.localhost.functions_registry import user_function
 from shared.localhost.host_keys import HostKeys, matches_any
@@ -21,13 +36,10 @@ from shared.localhost.messages import Head, Prepared, Reply, presented_keys
 log = logging.getLogger("mlops.host.eventgrid")
 
 PATH = "/runtime/webhooks/eventgrid"
-VALIDATION_EVENT = "Microsoft.EventGrid.SubscriptionValidationEvent"
-CLOUDEVENT = "application/cloudevents+json"
-CLOUDEVENT_BATCH = "application/cloudevents-batch+json"
-
-
-class BadEvents(ValueError):
-    """The body is not an event, a list of events or a CloudEvents batch."""
+# aeg-event-type, as the extension's HttpRequestProcessor reads it (case-insensitive). The
+# extension answers 400 without it; the local host takes it as a notification, so that the
+# Event Grid publisher client can post to the webhook directly.
+_NOTIFICATION, _VALIDATION, _UNSUBSCRIBE = "notification", "subscriptionvalidation", "unsubscribe"
 
 
 class EventGridWebhook:
@@ -51,15 +63,24 @@ class EventGridWebhook:
         return lambda body: self._deliver(name, head, body)
 
     def _deliver(self, name: str, head: Head, body: bytes) -> Reply:
+        kind = (head.header("aeg-event-type") or _NOTIFICATION).strip().lower()
+        if kind == _UNSUBSCRIBE:
+            return Reply(202)
+        if kind not in (_NOTIFICATION, _VALIDATION):
+            return Reply.error(400, "aeg-event-type is not Notification or SubscriptionValidation")
         try:
-            events = parse_events(body, head.header("content-type") or "")
-        except BadEvents as error:
-            return Reply.error(400, str(error))
-        validation = next((e for e in events if e.get("eventType") == VALIDATION_EVENT), None)
-        if validation is not None:
-            return _validation_response(validation)
-        if (head.header("aeg-event-type") or "").lower() == "subscriptionvalidation":
-            return Reply.error(400, "a SubscriptionValidation request carries no validation event")
+            events = parse_batch(body, head.header("content-type") or "")
+        except TooManyEvents as error:
+            return Reply.error(413, error.reason)
+        except Rejected as error:
+            return Reply.error(400, error.reason)
+        validations = [e for e in events if event_type(e) == SUBSCRIPTION_VALIDATION]
+        if kind == _VALIDATION or validations:
+            if len(events) != 1 or len(validations) != 1:
+                return Reply.error(
+                    400, "a subscription validation delivery is one validation event, alone"
+                )
+            return _validation_response(validations[0])
         failed = sum(not self._deliver_one(name, event) for event in events)
         if failed:
             return Reply.error(500, "the function failed; the delivery should be retried")
@@ -74,31 +95,15 @@ class EventGridWebhook:
         return True
 
 
-def parse_events(body: bytes, content_type: str) -> list[dict[str, Any]]:
-    """Events from an Event Grid array (or single object), a structured CloudEvent or a
-    CloudEvents batch."""
+def _validation_response(raw: Mapping[str, Any]) -> Reply:
     try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BadEvents("the body is not JSON") from None
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media == CLOUDEVENT and not isinstance(doc, dict):
-        raise BadEvents(f"{CLOUDEVENT} carries one event object")
-    if media == CLOUDEVENT_BATCH and not isinstance(doc, list):
-        raise BadEvents(f"{CLOUDEVENT_BATCH} carries an array of events")
-    events = doc if isinstance(doc, list) else [doc]
-    if not all(isinstance(event, dict) for event in events):
-        raise BadEvents("every event must be a JSON object")
-    return events
-
-
-def _validation_response(event: Mapping[str, Any]) -> Reply:
-    data = event.get("data")
-    code = data.get("validationCode") if isinstance(data, dict) else None
-    if not isinstance(code, str) or not code:
-        return Reply.error(400, "the validation event has no validationCode")
-    log.info("answered the subscription validation handshake for event %s", event.get("id"))
-    return Reply.json(200, {"validationResponse": code})
+        event = parse_event(raw)
+    except Rejected as error:
+        return Reply.error(400, f"the validation event is malformed: {error.reason}")
+    if not isinstance(event, SubscriptionValidation):  # parse_event keys on the same type
+        return Reply.error(400, "the validation event is malformed")
+    log.info("answered the subscription validation handshake for event %s", event.meta.id)
+    return Reply.json(200, {"validationResponse": event.validation_code})
 
 
 def _abuse_protection(head: Head) -> Reply:

@@ -231,12 +231,14 @@ def test_bad_model_names(name: str) -> None:
         check_model_name(name)
 
 
-@pytest.mark.parametrize("version", ["1", "20", "1.2.3", "2025-01-01_a"])
+@pytest.mark.parametrize("version", ["1", "20", "9999999999"])
 def test_good_versions(version: str) -> None:
     check_version(version)
 
 
-@pytest.mark.parametrize("version", ["", "..", "-1", "1/2", "1 ", "9" * 65, "v1\n"])
+@pytest.mark.parametrize(
+    "version", ["", "..", "-1", "1/2", "1 ", "9" * 65, "v1\n", "latest", "zz", "01", "0", "1.2.3"]
+)
 def test_bad_versions(version: str) -> None:
     with pytest.raises(Rejected, match="version"):
         check_version(version)
