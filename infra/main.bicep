@@ -46,6 +46,9 @@ param computeVmSize string = 'Standard_DS3_v2'
 param endpointName string = ''
 param modelName string = 'spam-classifier'
 
+@description('Key Vault secret holding the audit chain key (MLOPS_AUDIT_KEY_SECRET): the postprovision hook creates it under this name, the app reads it under this name.')
+param auditKeySecretName string = 'audit-chain-key'
+
 @description('NCRONTAB schedule of the reconcile_rollouts timer.')
 param reconcileSchedule string = '0 */1 * * * *'
 
@@ -261,6 +264,7 @@ module functionApp 'modules/function-app.bicep' = {
       MLOPS_AUDIT_INGESTION_ENDPOINT: monitoring.outputs.auditIngestionEndpoint
       MLOPS_AUDIT_DCR_ID: monitoring.outputs.auditDcrImmutableId
       MLOPS_AUDIT_STREAM: monitoring.outputs.auditStreamName
+      MLOPS_AUDIT_KEY_SECRET: auditKeySecretName
       MLOPS_ENDPOINT_IDENTITY_ID: identities.outputs.endpointIdentityId
       MLOPS_ENDPOINT_NAME: onlineEndpointName
       MLOPS_MODEL_NAME: modelName
@@ -342,6 +346,7 @@ output MLOPS_KEY_VAULT_URL string = keyVault.outputs.uri
 output MLOPS_AUDIT_INGESTION_ENDPOINT string = monitoring.outputs.auditIngestionEndpoint
 output MLOPS_AUDIT_DCR_ID string = monitoring.outputs.auditDcrImmutableId
 output MLOPS_AUDIT_STREAM string = monitoring.outputs.auditStreamName
+output MLOPS_AUDIT_KEY_SECRET string = auditKeySecretName
 output MLOPS_ENDPOINT_IDENTITY_ID string = identities.outputs.endpointIdentityId
 output MLOPS_ENDPOINT_NAME string = onlineEndpointName
 output MLOPS_ALLOWED_REGISTRIES string = registry.outputs.loginServer

@@ -10,6 +10,7 @@ endpoint's name carries the deployment's token, because it must be unique in the
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from shared.settings import Settings
 from tests.infra.bicep import MAIN, bicep_files, module_params, parsed, variable
 
 # uniqueString() is 13 characters, lower-case letters and digits.
@@ -223,8 +225,6 @@ def test_names_keep_the_environment_but_tags_keep_it_exact() -> None:
 # What azd itself puts in an environment, and what the hooks write with `azd env set`.
 AZD_SETS = {"AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_SUBSCRIPTION_ID", "AZURE_PRINCIPAL_ID"}
 HOOKS_SET = {"API_CLIENT_ID", "DEPLOY_EVENT_SUBSCRIPTIONS"}
-# Read with a default when absent (the app's default secret name is the hook's too).
-OPTIONAL = {"MLOPS_AUDIT_KEY_SECRET"}
 READERS = r"(?:azd env get-value|azd_value|Get-AzdValue)\s+['\"]?([A-Z][A-Z0-9_]+)"
 
 
@@ -239,5 +239,27 @@ def test_every_environment_value_read_is_an_output_or_set_by_azd() -> None:
     deploy = readme.split("## Deploy to Azure", 1)[1].split("\n## ", 1)[0]
     read |= set(re.findall(r"\$\{?(AZURE_[A-Z0-9_]+)", deploy))
     assert {"AZURE_FUNCTION_APP_NAME", "AZURE_KEY_VAULT_NAME"} <= read  # the scan sees them
-    known = set(parsed(MAIN)["outputs"]) | AZD_SETS | HOOKS_SET | OPTIONAL
+    known = set(parsed(MAIN)["outputs"]) | AZD_SETS | HOOKS_SET
     assert read - known == set()
+
+
+def test_the_audit_key_the_hook_creates_is_the_one_the_app_reads() -> None:
+    """The postprovision hook names the secret from MLOPS_AUDIT_KEY_SECRET (its shell, else the
+    azd environment, else the default); the app from its app setting, else Settings' default.
+    One parameter feeds the app setting and the output the hook reads, from the same azd
+    value: an override reaches both, or the app would look for a key nobody created."""
+    default = Settings.model_fields["audit_key_secret"].default
+    parameter = parsed(MAIN)["parameters"]["auditKeySecretName"]
+    assert parameter["default"] == default
+    settings = module_params(MAIN, "functionApp")["mlopsSettings"]
+    assert settings["MLOPS_AUDIT_KEY_SECRET"] == "auditKeySecretName"
+    assert parsed(MAIN)["outputs"]["MLOPS_AUDIT_KEY_SECRET"]["value"] == "auditKeySecretName"
+    listed = json.loads((MAIN.parent / "main.parameters.json").read_text())["parameters"]
+    assert listed["auditKeySecretName"] == {"value": f"${{MLOPS_AUDIT_KEY_SECRET={default}}}"}
+    hooks = MAIN.parent / "hooks"
+    for hook, fallback in {
+        "create-audit-chain-key.sh": f'secret="${{secret:-{default}}}"',
+        "create-audit-chain-key.ps1": f"$secret = '{default}'",
+    }.items():
+        text = (hooks / hook).read_text()
+        assert "MLOPS_AUDIT_KEY_SECRET" in text and fallback in text, hook
