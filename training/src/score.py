@@ -3,7 +3,9 @@
 Request: ``{"data": ["text", ...]}`` with 1 to 1,000 non-empty strings of at most 5,000 chars.
 Answer: one prediction per text (label, calibrated probability of that label, every class's
 probability) and which model, deployment and image served it. Bad input gets a 400 that names
-the problem.
+the problem, never a 500: that includes JSON nested past the recursion limit and integers
+past Python's 4,300-digit limit, which the decoder raises as RecursionError and ValueError,
+and a text with a lone surrogate (valid JSON escapes), which the vectorizer cannot encode.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ def parse_texts(raw_data: str) -> list[str]:
         body = json.loads(raw_data)
     except json.JSONDecodeError as err:
         raise BadRequest(f"the body is not valid JSON ({err.msg})") from None
+    except RecursionError:
+        raise BadRequest("the body is not valid JSON (nested too deeply)") from None
+    except ValueError:  # an integer over sys.get_int_max_str_digits()
+        raise BadRequest("the body is not valid JSON (a number is too long)") from None
     if not isinstance(body, dict) or "data" not in body:
         raise BadRequest('the body must be a JSON object with a "data" list of texts')
     texts = body["data"]
@@ -57,7 +63,17 @@ def parse_texts(raw_data: str) -> list[str]:
             raise BadRequest(f"data[{index}] is empty")
         if len(text) > MAX_TEXT_CHARS:
             raise BadRequest(f"data[{index}] has {len(text)} characters (at most {MAX_TEXT_CHARS})")
+        if not text.isascii() and not _encodable(text):  # JSON can escape a lone surrogate
+            raise BadRequest(f"data[{index}] holds a lone surrogate, which is not text")
     return texts
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def predict(texts: list[str]) -> list[dict[str, Any]]:
