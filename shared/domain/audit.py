@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -100,11 +101,57 @@ def new_key_text() -> str:
     return secrets.token_bytes(KEY_BYTES).hex()
 
 
+# Text is stored as received, except what UTF-8 cannot encode: a surrogate code point
+# (U+D800-U+DFFF, e.g. the valid JSON "\\ud800" of an event field) could be neither hashed,
+# nor written to SQLite, nor sent to Azure. The stored form writes each surrogate as U+FFFD
+# and its four upper-case hex digits, and each U+FFFD twice, so that it stays reversible
+# (``restored_text``); text holding neither is stored unchanged. The hash covers the stored
+# form. Decision 150 in architecture/decisions.md.
+STORED_MARK = "\ufffd"
+_UNSTORABLE = re.compile("[\ud800-\udfff\ufffd]")
+_STORED_ESCAPE = re.compile("\ufffd(\ufffd|D[89A-F][0-9A-F]{2})")
+
+
+def stored_text(text: str) -> str:
+    """``text`` in the form the trail stores: always encodable as UTF-8."""
+    if _UNSTORABLE.search(text) is None:
+        return text
+    return _UNSTORABLE.sub(_stored_char, text)
+
+
+def _stored_char(match: re.Match[str]) -> str:
+    char = match.group()
+    return STORED_MARK * 2 if char == STORED_MARK else f"{STORED_MARK}{ord(char):04X}"
+
+
+def restored_text(text: str) -> str:
+    """The text ``stored_text`` was given. A lone U+FFFD that escapes nothing (a record
+    sealed before the stored form existed) is read as itself."""
+    return _STORED_ESCAPE.sub(_restored_char, text)
+
+
+def _restored_char(match: re.Match[str]) -> str:
+    escaped = match.group(1)
+    return STORED_MARK if escaped == STORED_MARK else chr(int(escaped, 16))
+
+
+def stored(value: Any) -> Any:
+    """``value`` with every string in it, mapping keys included, in stored form."""
+    if isinstance(value, str):
+        return stored_text(value)
+    if isinstance(value, Mapping):
+        return {stored(key): stored(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(stored(item) for item in value)
+    return value
+
+
 def canonical(fields: Mapping[str, Any]) -> bytes:
-    """The bytes a record's hash covers: compact, key-sorted UTF-8 JSON without ``hash``."""
+    """The bytes a record's hash covers: compact, key-sorted UTF-8 JSON without ``hash``.
+    Total: a forged record's surrogates are encoded as they are (and fail the MAC)."""
     body = {key: value for key, value in fields.items() if key != "hash"}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode()
+    return text.encode("utf-8", "surrogatepass")
 
 
 def record_hash(fields: Mapping[str, Any], key: ChainKey) -> str:
@@ -115,18 +162,19 @@ def record_hash(fields: Mapping[str, Any], key: ChainKey) -> str:
 def chain(
     entry: AuditEntry, *, seq: int, time: datetime, prev_hash: str, key: ChainKey
 ) -> AuditRecord:
-    """Seal ``entry`` as record number ``seq`` after the record whose hash is ``prev_hash``."""
+    """Seal ``entry`` as record number ``seq`` after the record whose hash is ``prev_hash``;
+    its text in stored form (``stored_text``)."""
     fields: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "seq": seq,
         "time": time.isoformat(timespec="microseconds"),
-        "actor": entry.actor,
-        "action": entry.action,
-        "target": entry.target,
+        "actor": stored_text(entry.actor),
+        "action": stored_text(entry.action),
+        "target": stored_text(entry.target),
         "outcome": entry.outcome,
-        "reason": entry.reason,
-        "correlation_id": entry.correlation_id,
-        "details": dict(entry.details),
+        "reason": stored_text(entry.reason),
+        "correlation_id": stored_text(entry.correlation_id),
+        "details": stored(dict(entry.details)),
         "prev_hash": prev_hash,
     }
     return AuditRecord(**fields, hash=record_hash(fields, key))
