@@ -21,6 +21,7 @@ from shared.domain.models import (
     ModelVersion,
     Stored,
     TrainingJobRequest,
+    TrainingRun,
 )
 
 
@@ -99,6 +100,12 @@ class MLPlatform(Protocol):
 
     def get_model(self, name: str, version: str) -> ModelVersion:
         """Raises NotFound."""
+        ...
+
+    def get_training_run(self, job_name: str) -> TrainingRun:
+        """The run a training job logged to, as the job's own record names it (not as a
+        model version claims): its metrics and tags. Raises NotFound for a job that does not
+        exist or has no run."""
         ...
 
     def list_models(self, name: str) -> Sequence[ModelVersion]:

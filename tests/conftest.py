@@ -118,6 +118,7 @@ def world() -> Iterator[World]:
         RecordingAuditSink(clock),
         InMemoryBlobStore(ACCOUNT),
     )
+    platform.app_state = state  # add_model's jobs are ones this app submitted
     deps = Deps(settings, platform, blobs, state, NoSecrets(), audit, clock, smoke)
     bootstrap.install(deps)
     yield World(deps, platform, state, audit, blobs, clock)

@@ -19,8 +19,9 @@ from shared.domain.models import (
     ModelVersion,
     ProvisioningState,
     TrainingJobRequest,
+    TrainingRun,
 )
-from shared.ports import NotFound, TransientError
+from shared.ports import NotFound, StateStore, TransientError
 
 Behaviour = Literal["good", "wrong", "down"]
 GOOD_TAGS = {
@@ -29,6 +30,9 @@ GOOD_TAGS = {
     "accuracy": "0.9900",
     "f1": "0.9600",
 }
+# What add_model's run records on the golden set unless the test says otherwise.
+GOLDEN = {"golden_accuracy": "0.9800", "golden_f1": "0.9790"}
+_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "golden_accuracy", "golden_f1")
 
 
 class FakeMLPlatform:
@@ -47,10 +51,51 @@ class FakeMLPlatform:
         self.transient_failures = 0  # the next N calls to submit_job raise TransientError
         self.refused: dict[str, Exception] = {}  # job name -> what submitting it raises
         self.busy: set[str] = set()  # endpoints still being created: changes must wait
+        self.runs: dict[str, TrainingRun] = {}  # job name -> the run it logged to
+        # The app's state store: a job add_model trains on its own is recorded there as the
+        # reconciler records the jobs it submits (tests/conftest.py sets it).
+        self.app_state: StateStore | None = None
 
     # Test helpers -----------------------------------------------------------
-    def add_model(self, name: str, version: str, tags: Mapping[str, str] = GOOD_TAGS) -> ModelRef:
-        self.models[(name, version)] = ModelVersion(name, version, dict(tags))
+    def add_model(
+        self,
+        name: str,
+        version: str,
+        tags: Mapping[str, str] = GOOD_TAGS,
+        *,
+        job: str | None = None,
+        run: Mapping[str, str] | None = None,
+        submitted: bool = True,
+    ) -> ModelRef:
+        """A version as our training job registers it: ``job`` (default: its ``job_name``
+        tag, else one this app submitted, named after the version) completed, its run
+        records ``run`` (default: what ``tags`` claim, with good golden-set metrics) and
+        registered this version, whose files are that run's model. The version carries
+        ``tags``. ``submitted=False``: a job someone else ran in the workspace."""
+        job = job or tags.get("job_name") or f"train-{name}-v{version}"
+        if submitted and self.app_state is not None and self.app_state.get("job", job) is None:
+            doc = {"dataset": "spam", "window_id": "", "status": "completed", "correlation_id": ""}
+            self.app_state.put("job", job, doc, etag=None)
+        recorded = {**GOLDEN, **(tags if run is None else run)}
+        metrics = {k: float(recorded[k]) for k in _METRICS if k in recorded}
+        run_tags = {k: v for k, v in recorded.items() if k not in _METRICS}
+        run_id = f"run-{job}"
+        run_tags |= {"job_name": job, "registered_version": version}
+        self.runs[job] = TrainingRun(job, run_id, metrics, run_tags)
+        self.jobs.setdefault(job, JobInfo(job, "completed", ModelRef(name, version)))
+        self.models[(name, version)] = ModelVersion(
+            name, version, dict(tags), run_id=run_id, job_name=job
+        )
+        return ModelRef(name, version)
+
+    def register_by_hand(
+        self, name: str, version: str, tags: Mapping[str, str], *, run_id: str = "", job: str = ""
+    ) -> ModelRef:
+        """A version someone registered directly: its tags and lineage are whatever they
+        wrote (``run_id``/``job``: files that claim to be a run's model)."""
+        self.models[(name, version)] = ModelVersion(
+            name, version, dict(tags), run_id=run_id, job_name=job
+        )
         return ModelRef(name, version)
 
     def finish_job(
@@ -85,6 +130,11 @@ class FakeMLPlatform:
         if name not in self.jobs:
             raise NotFound(f"job {name} does not exist")
         return self.jobs[name]
+
+    def get_training_run(self, job_name: str) -> TrainingRun:
+        if job_name not in self.runs:
+            raise NotFound(f"job {job_name} has no run")
+        return self.runs[job_name]
 
     def get_model(self, name: str, version: str) -> ModelVersion:
         if (name, version) not in self.models:

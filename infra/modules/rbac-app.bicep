@@ -119,10 +119,15 @@ resource mlOperatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
           'Microsoft.MachineLearningServices/workspaces/environments/read'
           'Microsoft.MachineLearningServices/workspaces/models/read'
           // GET code versions by content hash (reuse a snapshot), GET environment and model
-          // versions (the gate reads a version's tags; a completed job finds its model).
+          // versions (the gate reads where a version's files are; a completed job finds its
+          // model).
           'Microsoft.MachineLearningServices/workspaces/codes/versions/read'
           'Microsoft.MachineLearningServices/workspaces/environments/versions/read'
           'Microsoft.MachineLearningServices/workspaces/models/versions/read'
+          // GET a training job's MLflow run on the workspace's MLflow API: the deploy gate
+          // reads the metrics and gate there, not in a version's tags (Learn "Manage roles in
+          // your workspace", MLflow operations: "Get a run and related data and metadata").
+          'Microsoft.MachineLearningServices/workspaces/experiments/runs/read'
           // PUT the code snapshot version (after startPendingUpload hands out the upload SAS)
           // and the anonymous environment version that a job or a deployment refers to.
           'Microsoft.MachineLearningServices/workspaces/codes/versions/write'

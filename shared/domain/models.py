@@ -33,10 +33,27 @@ class ModelVersion:
     version: str
     tags: Mapping[str, str] = field(default_factory=dict)
     properties: Mapping[str, str] = field(default_factory=dict)
+    # Lineage as the platform derives it from where the version's files live, never from
+    # tags: ``run_id`` is set only when the files are the ``model`` artifact of that training
+    # run; ``job_name`` is the job that run claims to belong to. Both are claims until the
+    # job's own run (``MLPlatform.get_training_run``) confirms them.
+    run_id: str = ""
+    job_name: str = ""
 
     @property
     def ref(self) -> ModelRef:
         return ModelRef(self.name, self.version)
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """What a training job recorded on its own run (the MLflow run the job's process
+    logged to): the evidence the deploy gate reads, instead of a model version's tags."""
+
+    job_name: str
+    run_id: str
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

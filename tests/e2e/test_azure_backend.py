@@ -49,6 +49,17 @@ VAULT = "https://kv-mlops.vault.azure.net"
 GATE = {"gate": "passed", "gate_reason": "beats champion", "accuracy": "0.99", "f1": "0.97"}
 
 
+def job_run(job_name: str) -> dict[str, Any]:
+    """MLflow's GetRun answer for the job's run, as train.py logged it."""
+    metrics = {"accuracy": 0.99, "f1": 0.97, "golden_accuracy": 0.98, "golden_f1": 0.98}
+    tags = {"gate": "passed", "gate_reason": "beats champion", "registered_version": "1"}
+    data = {
+        "metrics": [{"key": k, "value": v, "timestamp": 0, "step": 0} for k, v in metrics.items()],
+        "tags": [{"key": k, "value": v} for k, v in tags.items()],
+    }
+    return {"run": {"info": {"run_id": job_name, "status": "FINISHED"}, "data": data}}
+
+
 def chain_key(request: Recorded) -> Canned:
     """Key Vault: the bearer challenge first (once per process), then the audit chain key."""
     if "Authorization" not in request.headers:
@@ -202,9 +213,10 @@ def test_data_to_job_to_model_to_rollout_on_the_azure_backend(
 
     # 2. The window is quiet: the reconciler submits one training job to Azure ML.
     Endpoint().route(world)
-    world.arm(
-        "GET", "", Canned(200, {"id": WORKSPACE, "name": WS, "location": "westeurope"}), repeat=True
-    )
+    tracking = f"azureml://westeurope.api.azureml.ms/mlflow/v1.0{WORKSPACE}"
+    workspace: dict[str, Any] = {"id": WORKSPACE, "name": WS, "location": "westeurope"}
+    workspace["properties"] = {"mlFlowTrackingUri": tracking}
+    world.arm("GET", "", Canned(200, workspace), repeat=True)
     jobs = Jobs()
     jobs.route(world)
     # The training code snapshot is already registered (same hash): no upload.
@@ -220,9 +232,17 @@ def test_data_to_job_to_model_to_rollout_on_the_azure_backend(
     assert ("training.submitted", "accepted") in world.actions()
     job_name = submitted.path.rsplit("/", 1)[-1]
 
-    # 3. The job completes and registers version 1; Azure ML sends ModelRegistered.
+    # 3. The job completes and registers version 1 from its run; Azure ML sends
+    # ModelRegistered. The job's MLflow run (its id is the job's name) holds the evidence.
     jobs.status = "Completed"
-    registered = model_version("spam-classifier", "1", jobName=job_name, tags=GATE)
+    files = f"azureml://jobs/{job_name}/outputs/artifacts/paths/model/"
+    registered = model_version("spam-classifier", "1", jobName=job_name, tags=GATE, modelUri=files)
+    world.transport.add(
+        "GET",
+        r"^https://westeurope\.api\.azureml\.ms/mlflow/v1\.0/.*/api/2\.0/mlflow/runs/get\?",
+        Canned(200, job_run(job_name)),
+        repeat=True,
+    )
     world.arm(
         "GET", "/models/spam-classifier/versions", Canned(200, {"value": [registered]}), repeat=True
     )

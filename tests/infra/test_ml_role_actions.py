@@ -68,6 +68,10 @@ ARM_ACTIONS: list[tuple[str, str, str]] = [
     ("DELETE", DEPLOYMENT + r"/[^/]+", f"{ML}/onlineEndpoints/deployments/delete"),
 ]
 SCORE = f"{ML}/onlineEndpoints/score/action"
+# The workspace's MLflow API (its tracking URI as https): the gate reads a job's run there
+# (Learn "Manage roles in your workspace", MLflow operations: get a run -> runs/read).
+TRACKING = f"https://westeurope.api.azureml.ms/mlflow/v1.0{WORKSPACE}"
+RUNS_READ = f"{ML}/experiments/runs/read"
 # A job or a deployment names its compute, datastores, code, environment and model; the
 # service checks them for the submitter ("Submitting any type of run (V2)": workspaces/*/read),
 # so the role reads each of those types, container and version.
@@ -89,6 +93,8 @@ def action_of(request: Recorded) -> str | None:
         return None  # a subscription-level status URL: outside any workspace assignment
     if request.method == "POST" and request.url.startswith(SCORING):
         return SCORE  # aad_token scoring (Learn: "Authentication for managed online endpoints")
+    if request.method == "GET" and request.url.startswith(f"{TRACKING}/api/2.0/mlflow/runs/get?"):
+        return RUNS_READ
     prefix = ARM + WORKSPACE
     assert request.url.startswith(prefix), f"unclassified request {request.method} {request.url}"
     path = request.path.removeprefix(WORKSPACE)
@@ -187,6 +193,17 @@ def read_models(ws: Workspace) -> None:
     ws.platform.list_models("spam-classifier")
 
 
+def read_a_job_s_run(ws: Workspace) -> None:
+    properties = {"mlFlowTrackingUri": TRACKING.replace("https://", "azureml://")}
+    workspace = {"id": WORKSPACE, "name": "mlw", "location": "westeurope"}
+    ws.add("GET", "", Canned(200, {**workspace, "properties": properties}))
+    run = {"run": {"info": {"run_id": JOB}, "data": {"metrics": [], "tags": []}}}
+    ws.transport.add(
+        "GET", "^" + re.escape(f"{TRACKING}/api/2.0/mlflow/runs/get?"), Canned(200, run)
+    )
+    ws.platform.get_training_run(JOB)
+
+
 def create_endpoint(ws: Workspace) -> None:
     ws.add("GET", f"/onlineEndpoints/{EP}", error(404, "UserError", "not found"))
     ws.workspace_location()
@@ -240,6 +257,7 @@ OPERATIONS: dict[str, Callable[[Workspace], None]] = {
     "submit_job (snapshot already registered)": submit_reusing_code,
     "get_job (completed, finds its model)": follow_job_to_its_model,
     "get_model, list_models": read_models,
+    "get_training_run (the job's MLflow run)": read_a_job_s_run,
     "ensure_endpoint (creates it)": create_endpoint,
     "begin_deployment (image by digest)": lambda ws: deploy_a_colour(ws, DIGEST),
     "begin_deployment (conda environment)": lambda ws: deploy_a_colour(ws, None),
@@ -313,6 +331,7 @@ def test_the_role_holds_nothing_the_adapter_and_learn_do_not_ask_for(
 
 def test_every_operation_of_the_port_was_driven(needed: dict[str, set[str]]) -> None:
     assert SCORE in needed["invoke"]
+    assert RUNS_READ in needed["get_training_run (the job's MLflow run)"]
     assert f"{ML}/jobs/write" in needed["submit_job (uploads a new snapshot)"]
     assert f"{ML}/codes/versions/write" in needed["submit_job (uploads a new snapshot)"]
     assert (

@@ -122,6 +122,7 @@ ALLOWED_ML_ACTIONS = {
     f"{ML}/codes/versions/read",
     f"{ML}/environments/versions/read",
     f"{ML}/models/versions/read",
+    f"{ML}/experiments/runs/read",  # the deploy gate reads the training job's MLflow run
     f"{ML}/codes/versions/write",
     f"{ML}/environments/versions/write",
     f"{ML}/onlineEndpoints/read",

@@ -170,7 +170,7 @@ def test_an_endpoint_that_does_not_exist_is_404(world: World) -> None:
     ("name", "tags", "words"),
     [
         (MODEL, {"gate": "failed", "gate_reason": "worse than champion"}, "gate=failed"),
-        (MODEL, {}, "no gate tag"),
+        (MODEL, {}, "no gate decision"),
         ("credit-risk", GOOD_TAGS, "not the model this app serves"),
     ],
 )

@@ -43,6 +43,7 @@ def use(
     """Swap a fake in for the whole test, for the functions and the helpers alike."""
     world.platform = platform or world.platform
     world.state = state or world.state
+    world.platform.app_state = world.state  # where add_model records its job as ours
     world.deps = replace(world.deps, platform=world.platform, state=world.state)
     bootstrap.install(world.deps)
 

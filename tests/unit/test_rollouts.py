@@ -132,7 +132,7 @@ def test_a_canary_that_goes_down_is_rolled_back(world: World) -> None:
 @pytest.mark.parametrize(
     ("tags", "reason"),
     [
-        ({}, "no gate tag"),
+        ({}, "no gate decision"),
         ({"gate": "failed", "gate_reason": "f1 0.80 < champion 0.95"}, "gate=failed"),
         ({"gate": "passed", "accuracy": "0.90", "f1": "0.96"}, "accuracy"),
         ({"gate": "passed", "accuracy": "0.99", "f1": "0.50"}, "f1"),

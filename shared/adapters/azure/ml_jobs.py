@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from azure.ai.ml.entities import Job, Model
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from shared.adapters.azure.ml_errors import translated
+from shared.adapters.azure.ml_runs import run_of_model_path
 from shared.domain.events import split_blob_url
 from shared.domain.models import JobInfo, JobStatus, ModelRef, ModelVersion, TrainingJobRequest
 
@@ -89,12 +91,24 @@ class AzureJobs:
 
     def get_model(self, name: str, version: str) -> ModelVersion:
         with translated(f"model {name}:{version}"):
-            return _model_version(self._ml.models.get(name=name, version=version))
+            return self._model_version(self._ml.models.get(name=name, version=version))
 
     def list_models(self, name: str) -> Sequence[ModelVersion]:
         with translated(f"model {name}"):
-            models = [_model_version(m) for m in self._ml.models.list(name=name)]
+            models = [self._model_version(m) for m in self._ml.models.list(name=name)]
         return sorted(models, key=_version_order)
+
+    def _model_version(self, model: Model) -> ModelVersion:
+        """The version with its lineage taken from where its files are (its path), which
+        the gate checks against the job's own run; ``jobName`` alone is writable by anyone
+        who may register a version, so it only has to agree."""
+        scope = (
+            str(self._ml.subscription_id),
+            str(self._ml.resource_group_name),
+            str(self._ml.workspace_name),
+        )
+        job = run_of_model_path(str(model.path or ""), str(model.job_name or ""), scope)
+        return replace(_model_version(model), run_id=job, job_name=job)
 
     def _overrides(self, request: TrainingJobRequest) -> list[dict[str, Any]]:
         overrides: list[dict[str, Any]] = [

@@ -19,6 +19,7 @@ from azure.core.pipeline.transport import HttpTransport
 
 from shared.adapters.azure.ml_endpoints import AzureEndpoints
 from shared.adapters.azure.ml_jobs import AzureJobs
+from shared.adapters.azure.ml_runs import JobRuns
 from shared.adapters.azure.ml_scoring import EndpointScorer
 from shared.domain.models import (
     DeploymentInfo,
@@ -27,6 +28,7 @@ from shared.domain.models import (
     JobInfo,
     ModelVersion,
     TrainingJobRequest,
+    TrainingRun,
 )
 from shared.logging_setup import quiet_azure_sdk
 from shared.ports import TransientError
@@ -67,8 +69,9 @@ class AzureMLConfig:
 
 
 class AzureMLPlatform:
-    """Implements ``MLPlatform``. ``scoring_transport`` is for tests (the MLClient gets its
-    transport from whoever builds it)."""
+    """Implements ``MLPlatform``. ``scoring_transport`` is for tests: the data-plane
+    clients built here (scoring, the MLflow runs API) use it; the MLClient gets its transport
+    from whoever builds it."""
 
     def __init__(
         self,
@@ -95,6 +98,7 @@ class AzureMLPlatform:
             identity_id=config.endpoint_identity_id,
         )
         self._scorer = EndpointScorer(ml_client, credential, transport=scoring_transport)
+        self._runs = JobRuns(ml_client, credential, transport=scoring_transport)
 
     def submit_job(self, request: TrainingJobRequest) -> JobInfo:
         return self._jobs.submit_job(request)
@@ -107,6 +111,9 @@ class AzureMLPlatform:
 
     def list_models(self, name: str) -> Sequence[ModelVersion]:
         return self._jobs.list_models(name)
+
+    def get_training_run(self, job_name: str) -> TrainingRun:
+        return self._runs.get(job_name)
 
     def get_endpoint(self, name: str) -> EndpointInfo:
         return self._endpoints.get_endpoint(name)

@@ -8,6 +8,7 @@ a later CLI process sees what an earlier one created.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -40,6 +41,7 @@ from shared.domain.models import (
     ModelRef,
     ModelVersion,
     TrainingJobRequest,
+    TrainingRun,
 )
 from shared.ports import NotFound
 
@@ -205,6 +207,19 @@ class LocalMLPlatform:
 
     def list_models(self, name: str) -> Sequence[ModelVersion]:
         return self._registry.list(name)
+
+    def get_training_run(self, job_name: str) -> TrainingRun:
+        """The run the job's own output names (``registered.json``, written by train.py in
+        the job's output folder), read from the MLflow tracking store."""
+        row = self._db.job(job_name)
+        if row is None:
+            raise NotFound(f"job {job_name} does not exist")
+        try:
+            registered = json.loads((row.output_dir / "registered.json").read_text("utf-8"))
+            run_id = str(registered["run_id"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise NotFound(f"job {job_name} recorded no run") from None
+        return self._registry.training_run(job_name, run_id)
 
     def model_path(self, ref: ModelRef) -> Path:
         """The local folder of a registered version (the MLflow model). Raises NotFound."""

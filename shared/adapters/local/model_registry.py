@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from shared.domain.models import ModelRef, ModelVersion
+from shared.domain.models import ModelRef, ModelVersion, TrainingRun
 from shared.ports import NotFound
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 _IMPORTED_EXPERIMENT = "registered-model-dirs"
+MODEL_ARTIFACT = "model"  # where train.py logs the model folder in its run
 
 
 def check_name(kind: str, name: str) -> str:
@@ -116,8 +117,41 @@ class MlflowRegistry:
             )
             return self._to_domain(created)
 
+    def training_run(self, job_name: str, run_id: str) -> TrainingRun:
+        """The run ``run_id`` as MLflow's tracking store holds it. Raises NotFound."""
+        run = self._run(run_id)
+        if run is None:
+            raise NotFound(f"job {job_name}: run {run_id} does not exist")
+        metrics = {str(k): float(v) for k, v in run.data.metrics.items()}
+        tags = {str(k): str(v) for k, v in run.data.tags.items()}
+        return TrainingRun(job_name, str(run.info.run_id), metrics, tags)
+
+    def _run(self, run_id: str) -> Any:
+        from mlflow.exceptions import MlflowException
+
+        if not run_id:
+            return None
+        with self._lock:
+            try:
+                return self.client().get_run(run_id)
+            except MlflowException:
+                return None
+
+    def _lineage(self, version: Any) -> tuple[str, str]:
+        """(run id, job name) when the version's files are its run's ``model`` artifact, as
+        train.py logs it; the job name is the run's ``job_name`` tag (checked by the gate
+        against the job's own record). ("", "") for files from anywhere else."""
+        run = self._run(str(version.run_id or ""))
+        if run is None:
+            return "", ""
+        artifact = f"{run.info.artifact_uri.rstrip('/')}/{MODEL_ARTIFACT}"
+        if str(version.source).rstrip("/") != artifact:
+            return "", ""
+        return str(run.info.run_id), str(run.data.tags.get("job_name", ""))
+
     def _to_domain(self, version: Any) -> ModelVersion:
         uri = self.client().get_model_version_download_uri(version.name, version.version)
+        run_id, job_name = self._lineage(version)
         return ModelVersion(
             name=str(version.name),
             version=str(version.version),
@@ -127,6 +161,8 @@ class MlflowRegistry:
                 "run_id": str(version.run_id or ""),
                 "path": str(uri_to_path(uri)),
             },
+            run_id=run_id,
+            job_name=job_name,
         )
 
 
