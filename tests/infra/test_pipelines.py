@@ -206,7 +206,7 @@ def test_workflows_use_the_current_major_of_each_action(path: Path) -> None:
 # (the default).
 def _conda_python(path: Path) -> str:
     (version,) = re.findall(r"^\s*- python=([0-9.]+)$", path.read_text(), re.MULTILINE)
-    return version
+    return str(version)
 
 
 def _test_pythons() -> list[str]:
