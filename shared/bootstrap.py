@@ -195,9 +195,8 @@ def chain_key_from(secrets: SecretStore, name: str) -> Callable[[], ChainKey]:
             return ChainKey.from_text(secrets.get(name))
         except NotFound:
             raise TransientError(
-                f"the audit chain key (Key Vault secret {name!r}) is missing: create it once, "
-                f"e.g. az keyvault secret set --vault-name VAULT --name {name} "
-                "--value $(openssl rand -hex 32)"
+                f"the audit chain key (Key Vault secret {name!r}) is missing: create it once "
+                "with `azd hooks run postprovision` (infra/hooks/create-audit-chain-key.sh)"
             ) from None
 
     return key

@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 
+from shared.bootstrap import chain_key_from
+from shared.ports import TransientError
+from tests.conftest import NoSecrets
 from tests.infra.bicep import REPO
 from tests.infra.fake_azure_cli import FORBIDDEN
 from tests.infra.test_pipelines import AZURE_YAML, OFFLINE, load
@@ -337,3 +340,12 @@ def test_refuses_without_a_vault_name(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "AZURE_KEY_VAULT_NAME" in result.stderr
     assert _kv(hook, "show") == []
+
+
+def test_the_app_names_this_hook_when_the_key_is_missing() -> None:
+    with pytest.raises(TransientError) as missing:
+        chain_key_from(NoSecrets(), KEY_NAME)()
+    message = str(missing.value)
+    assert "azd hooks run postprovision" in message
+    assert CHAIN_KEY.relative_to(REPO).as_posix() in message
+    assert "--value" not in message, "no advice to put a key on a command line"
