@@ -29,7 +29,7 @@ def schemas(served_model: str | None) -> dict[str, Any]:
     model = closed(
         {
             "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$"},
-            "version": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
+            "version": {"type": "string", "pattern": "^[1-9][0-9]{0,9}$"},  # check_version
         }
     )
     requested = dict(model["properties"]["name"])

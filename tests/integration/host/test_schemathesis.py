@@ -133,17 +133,19 @@ def test_schemathesis_finds_no_failure(host: HostProcess, run: Run, tmp_path: Pa
 
 
 def test_a_version_the_local_registry_cannot_hold_is_unknown_not_a_500(tmp_path: Path) -> None:
-    """MLflow numbers its versions and raised on "0Z" (a version the document allows): the
-    local registry answered 500 where the API promises 404."""
+    """MLflow numbers its versions and raised on "0Z" (then a version the document allowed):
+    the local registry answered 500 where the API promises 404. Versions are now numbers, so
+    "0Z" is refused up front; a number the registry does not hold is still a 404."""
     host = start_seeded(tmp_path / "home", 1000)
     try:
-        body = {"model": "spam-classifier", "version": "0Z", "reason": "fuzzed"}
-        answer = http(
-            "POST",
-            f"{host.url}/api/endpoints/spam-endpoint/deployments",
-            json.dumps(body).encode(),
-            {**deployer(host), "Content-Type": "application/json"},
-        )
-        assert (answer.status, answer.json()["error"]) == (404, "not_found")
+        for version, expected in (("0Z", (400, "invalid_request")), ("99", (404, "not_found"))):
+            body = {"model": "spam-classifier", "version": version, "reason": "fuzzed"}
+            answer = http(
+                "POST",
+                f"{host.url}/api/endpoints/spam-endpoint/deployments",
+                json.dumps(body).encode(),
+                {**deployer(host), "Content-Type": "application/json"},
+            )
+            assert (answer.status, answer.json()["error"]) == expected
     finally:
         assert host.stop() == 0
