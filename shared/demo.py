@@ -117,7 +117,9 @@ class _Story:
             for i, part in enumerate(_chunks(second, 2)):
                 self.upload(f"spam/batch-2/part-{i + 1:03d}.tsv", part)
             self.settle()
-        with self.step("5. Scrambled labels fool the gate; the smoke test catches it: rolled back"):
+        with self.step(
+            "5. Scrambled labels pass their own split; the golden set fails the gate: rejected"
+        ):
             self.upload("spam-relabelled/part-001.tsv", _relabelled(rows))
             self.settle()
         with self.step("6. A model registered by hand, without the training job's gate: rejected"):

@@ -198,6 +198,9 @@ def _outcome(steps: Sequence[Step]) -> str:
         return f"{done.target} serving ({done.reason})"
     if failed := by_action.get("training.failed"):
         return f"training failed: {failed.reason}"
+    refused = [r for r in records if r.action == "model.registered" and r.outcome == "rejected"]
+    if refused and not any(r.action.startswith("rollout.") for r in records):
+        return f"not deployed: {refused[-1].target} rejected: {refused[-1].reason}"
     if all(r.outcome in ("rejected", "duplicate") for r in records):
         return f"{last.outcome}: {last.reason}"
     if last.outcome in ("failed", "rejected"):

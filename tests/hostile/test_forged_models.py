@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from shared import bootstrap
 from shared.bootstrap import REPO_ROOT, load_smoke_set
 from shared.domain.models import JobInfo, ModelVersion, TrainingRun
+from shared.explain import explain
 from shared.ports import TransientError
 from shared.services.deps import Deps
 from shared.services.reconciler import JOB
@@ -298,3 +299,10 @@ def test_a_version_our_job_registered_and_passed_is_deployed_with_its_evidence(
     assert evidence["job_name"] == OURS and evidence["run_id"] == f"run-{OURS}"
     assert evidence["metrics"]["golden_accuracy"] == pytest.approx(0.98)
     assert world.state.list(ROLLOUT) != []
+
+
+def test_the_story_of_a_refused_version_ends_in_its_refusal(world: World) -> None:
+    world.platform.register_by_hand(MODEL, "2", PERFECT)
+    deliver(world, "2")
+    story = explain(world.audit.records, f"{MODEL}@2")
+    assert story.outcome.startswith(f"not deployed: {MODEL}@2 rejected: not produced by")

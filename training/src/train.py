@@ -2,7 +2,7 @@
 
     python train.py --data PATH --model-output DIR [--champion MODEL_DIR]
         [--positive-label spam] [--register-name NAME] [--job-name NAME]
-        [--tag KEY=VALUE ...] [--seed 42]
+        [--golden-set TSV] [--tag KEY=VALUE ...] [--seed 42]
 
 Exit codes: 0 a model was trained (gate passed or failed), 2 invalid data, 1 unexpected error.
 """
@@ -24,10 +24,14 @@ import model_card
 import model_store
 import training_data
 from evaluation import (
+    GOLDEN_METRICS,
+    GOLDEN_SET,
     METRIC_NAMES,
     compute_metrics,
     decide_gate,
     format_metric,
+    golden_metrics,
+    load_golden_set,
     resolve_positive_label,
 )
 from training_data import Dataset, Split
@@ -98,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_lineage,
         default=[],
         help="more KEY=VALUE tags, as base64url JSON (what the app passes on Azure ML)",
+    )
+    parser.add_argument(
+        "--golden-set",
+        type=Path,
+        default=GOLDEN_SET,
+        help="the fixed labelled TSV challenger and champion are both scored on",
     )
     parser.add_argument("--seed", type=int, default=42)
     return parser
@@ -175,9 +185,13 @@ def reject(out: Path, data: Dataset) -> int:
     return EXIT_INVALID_DATA
 
 
-def evaluate_champion(path: Path, split: Split, positive: str | None) -> dict[str, Any]:
+def evaluate_champion(
+    path: Path, split: Split, positive: str | None, golden: tuple[list[str], list[str]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The champion on the challenger's held-out rows and on the golden set."""
     champion = model_store.load(path)
-    return compute_metrics(champion, split.test_texts, split.test_labels, positive)
+    held_out = compute_metrics(champion, split.test_texts, split.test_labels, positive)
+    return held_out, golden_metrics(champion, golden, positive)
 
 
 def version_tags(
@@ -187,6 +201,9 @@ def version_tags(
     challenger = metrics["challenger"]
     tags: dict[str, str] = {"gate": gate["gate"], "gate_reason": gate["reason"]}
     tags |= {name: format_metric(challenger[name]) for name in METRIC_NAMES}
+    golden = metrics["golden"]["challenger"]
+    if "problem" not in golden:
+        tags |= {f"golden_{name}": format_metric(golden[name]) for name in GOLDEN_METRICS}
     tags |= {
         "positive_label": metrics["positive_label"] or "",
         "data_sha256": lineage["data_sha256"],
@@ -208,12 +225,7 @@ def register(out: Path, name: str, tags: dict[str, str], params: dict[str, Any])
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     with mlflow.start_run() as run:
         mlflow.log_params(params)
-        for role in ("challenger", "champion"):
-            values = metrics[role] or {}
-            prefix = "" if role == "challenger" else "champion_"
-            mlflow.log_metrics(
-                {prefix + k: float(values[k]) for k in METRIC_NAMES if values.get(k) is not None}
-            )
+        mlflow.log_metrics(run_metrics(metrics))
         mlflow.set_tags(tags)
         for artifact in (
             "model_card.md",
@@ -226,31 +238,72 @@ def register(out: Path, name: str, tags: dict[str, str], params: dict[str, Any])
         mlflow.log_artifacts(str(out / "model"), artifact_path=MODEL_ARTIFACT)
         model_uri = f"runs:/{run.info.run_id}/{MODEL_ARTIFACT}"
         version = mlflow.register_model(model_uri, name, tags=tags)
+        # The run names the one version it registered: the deploy gate refuses any other
+        # version that points at this run's files.
+        mlflow.set_tag("registered_version", str(version.version))
         registered = {"name": name, "version": str(version.version), "run_id": run.info.run_id}
     write_json(out / "registered.json", registered)
     return registered
 
 
+def run_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """What the run records: the challenger's metrics as they are, the champion's with a
+    ``champion_`` prefix, the golden set's with ``golden_`` (the deploy gate reads these)."""
+    golden = metrics["golden"]
+    roles = [
+        ("", metrics["challenger"]),
+        ("champion_", metrics["champion"]),
+        ("golden_", golden["challenger"]),
+        ("champion_golden_", golden["champion"]),
+    ]
+    return {
+        prefix + name: float(values[name])
+        for prefix, values in roles
+        for name in METRIC_NAMES
+        if values and values.get(name) is not None
+    }
+
+
 def evaluate(args: argparse.Namespace, data: Dataset) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """Fit on the hash split, score challenger and champion on the held-out rows, gate."""
+    """Fit on the hash split; score challenger and champion on the held-out rows and on the
+    golden set; gate."""
     split = training_data.hash_split(data.texts, data.labels)
     positive, note = resolve_positive_label(data.labels, args.positive_label)
+    golden_set = load_golden_set(args.golden_set)
     started = time.perf_counter()
     model = fit(split, args.seed)
     fit_seconds = time.perf_counter() - started
     challenger = compute_metrics(model, split.test_texts, split.test_labels, positive)
-    champion = evaluate_champion(args.champion, split, positive) if args.champion else None
-    verdict, reason = decide_gate(challenger, champion)
+    golden = golden_metrics(model, golden_set, positive)
+    champion, champion_golden = (
+        evaluate_champion(args.champion, split, positive, golden_set)
+        if args.champion
+        else (None, None)
+    )
+    verdict, reason = decide_gate(challenger, champion, golden, champion_golden)
     metrics = {
         "challenger": challenger,
         "champion": champion,
+        "golden": {
+            "challenger": golden,
+            "champion": champion_golden,
+            "rows": len(golden_set[1]),
+            "sha256": hashlib.sha256(args.golden_set.read_bytes()).hexdigest(),
+        },
         "positive_label": positive,
         "positive_label_note": note,
         "classes": [str(c) for c in model.classes_],
         "split": split.summary(),
         "fit_seconds": round(fit_seconds, 3),
     }
-    gate = {"gate": verdict, "reason": reason, "metrics": challenger, "champion_metrics": champion}
+    gate = {
+        "gate": verdict,
+        "reason": reason,
+        "metrics": challenger,
+        "champion_metrics": champion,
+        "golden_metrics": golden,
+        "champion_golden_metrics": champion_golden,
+    }
     return model, metrics, gate
 
 
@@ -266,6 +319,7 @@ def hyperparameters(args: argparse.Namespace, metrics: dict[str, Any]) -> dict[s
         "positive_label": metrics["positive_label"] or "",
         "classes": ",".join(classes),
         "train_rows": metrics["split"]["train_rows"],
+        "golden_set_sha256": metrics["golden"]["sha256"],
     }
 
 

@@ -103,3 +103,35 @@ def test_train_evaluate_log_and_register_round_trip(tracking_uri: str, tmp_path:
     assert run.data.metrics["champion_f1"] == pytest.approx(first["metrics"]["f1"], abs=1e-9)
     logged = {artifact.path for artifact in client.list_artifacts(v2.run_id)}
     assert {"model", "gate.json", "metrics.json", "lineage.json", "model_card.md"} <= logged
+
+
+def test_the_run_holds_the_deploy_gate_s_evidence(tracking_uri: str, tmp_path: Path) -> None:
+    """What the app's gate reads from the job's run, under the job's MLflow: the golden-set
+    metrics, the one version the run registered, the job's name; and the version's files
+    are the run's ``model`` artifact (how the local registry derives a version's lineage)."""
+    from mlflow import MlflowClient
+
+    gate = _job(tmp_path, "job-1")
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    version = client.get_model_version(MODEL, "1")
+    run = client.get_run(version.run_id)
+    golden = gate["golden_metrics"]
+    assert run.data.metrics["golden_accuracy"] == pytest.approx(golden["accuracy"], abs=1e-9)
+    assert run.data.metrics["golden_f1"] == pytest.approx(golden["f1"], abs=1e-9)
+    assert golden["accuracy"] >= 0.85 and gate["gate"] == "passed"
+    tags = run.data.tags
+    assert (tags["registered_version"], tags["job_name"], tags["gate"]) == ("1", "job-1", "passed")
+    assert version.tags["golden_f1"] == f"{golden['f1']:.4f}"
+    assert version.source.rstrip("/") == f"{run.info.artifact_uri.rstrip('/')}/model"
+
+
+def test_scrambled_labels_fail_the_gate_on_the_golden_set(tmp_path: Path) -> None:
+    """Judged on its own (scrambled) held-out split the model looks perfect; the fixed golden
+    set shipped with the code says otherwise, with or without a champion."""
+    swap = {"ham": "spam", "spam": "ham"}
+    rows = [(swap[label], text) for label, text in demodata.generate(900, seed=7)]
+    data = demodata.write_tsv(tmp_path / "scrambled" / "part-1.tsv", rows)
+    assert train.main(["--data", str(data.parent), "--model-output", str(tmp_path / "out")]) == 0
+    gate = json.loads((tmp_path / "out" / "gate.json").read_text(encoding="utf-8"))
+    assert gate["metrics"]["accuracy"] > 0.9  # its own split is fooled
+    assert gate["gate"] == "failed" and "golden accuracy" in gate["reason"]
