@@ -102,6 +102,17 @@ STORE = "datastores/workspaceartifactstore/paths/ExperimentRun"
     ("path", "job_name", "lineage"),
     [
         (f"runs:/{JOB}/model", None, JOB),
+        (
+            f"azureml://westeurope.api.azureml.ms/mlflow/v2.0{WORKSPACE}/experiments/e1/runs/{JOB}/artifacts/model",
+            None,
+            JOB,
+        ),
+        (f"azureml://h/mlflow/v2.0{WORKSPACE}/experiments/e1/runs/{JOB}/artifacts/other", None, ""),
+        (
+            f"azureml://h/mlflow/v2.0/subscriptions/x/resourceGroups/y/providers/Microsoft.MachineLearningServices/workspaces/z/experiments/e1/runs/{JOB}/artifacts/model",
+            None,
+            "",
+        ),
         (f"azureml://jobs/{JOB}/outputs/artifacts/paths/model/", JOB, JOB),
         (f"{OURS}/{STORE}/dcid.{JOB}/model", None, JOB),
         (f"{OURS.upper()}/{STORE}/dcid.{JOB}/model/", JOB, JOB),  # ARM ids: any case

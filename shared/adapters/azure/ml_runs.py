@@ -33,15 +33,26 @@ from shared.ports import NotFound, TransientError
 TRACKING_SCOPE = "https://management.azure.com/.default"
 RUN_ARTIFACT = "model"  # where train.py logs the model folder in its run
 _JOB = r"(?P<job>[A-Za-z0-9][A-Za-z0-9_-]{0,254})"
-# The forms a version's path takes when its files are the model folder of a job's run:
-# registered from ``runs:/`` (train.py), from the job's artifacts output, or from the run's
-# folder in the workspace artifact store (``ExperimentRun/dcid.<run id>``).
+_WORKSPACE = (
+    r"subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/"
+    r"(?:providers/microsoft\.machinelearningservices/)?workspaces/(?P<ws>[^/]+)/"
+)
+# The forms a version's path takes when its files are the model folder of a job's run: the
+# run's artifact URI as MLflow resolves ``runs:/<run>/model`` when train.py registers it
+# (MLflow 2.16 ``_register_model``; azureml-mlflow's artifact URIs:
+# ``azureml://<host>/mlflow/v2.0/<workspace>/experiments/<id>/runs/<run>/artifacts``),
+# ``runs:/`` itself, the job's artifacts output, or the run's folder in the workspace artifact
+# store (``ExperimentRun/dcid.<run id>``).
 _RUN_MODEL_PATHS = (
+    re.compile(
+        rf"azureml://[^/]+/mlflow/v[12]\.0/{_WORKSPACE}experiments/[^/]+/runs/{_JOB}"
+        rf"/artifacts/{RUN_ARTIFACT}/?",
+        re.I,
+    ),
     re.compile(rf"runs:/{_JOB}/{RUN_ARTIFACT}/?"),
     re.compile(rf"azureml://jobs/{_JOB}/outputs/artifacts/paths/{RUN_ARTIFACT}/?", re.I),
     re.compile(
-        r"azureml://(?:subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/"
-        r"(?:providers/microsoft\.machinelearningservices/)?workspaces/(?P<ws>[^/]+)/)?"
+        rf"azureml://(?:{_WORKSPACE})?"
         rf"datastores/workspaceartifactstore/paths/ExperimentRun/dcid\.{_JOB}/{RUN_ARTIFACT}/?",
         re.I,
     ),
