@@ -3,6 +3,7 @@ built on a real ``MLClient`` whose every ARM request is recorded and answered he
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ REPO = Path(__file__).parents[2]
 TRAINING_CONTAINER_URL = "https://stmlopsdata.blob.core.windows.net/training-data/"
 ARM_SCOPE = "https://management.azure.com/.default"
 ML_SCOPE = "https://ml.azure.com/.default"
+# The workspace's MLflow tracking server (its mlFlowTrackingUri with https) and GetRun there.
+TRACKING = f"https://westeurope.api.azureml.ms/mlflow/v1.0{WORKSPACE}"
+RUNS_GET = "^" + TRACKING.replace(".", r"\.") + r"/api/2\.0/mlflow/runs/get\?run_id="
 
 
 def arm(path: str) -> str:
@@ -76,12 +80,44 @@ class Workspace:
     def workspace_location(self) -> None:
         self.add("GET", "", Canned(200, {"id": WORKSPACE, "name": WS, "location": "westeurope"}))
 
+    def tracking(self, *, uri: bool = True, repeat: bool = False) -> None:
+        """The workspace as ARM reports it, with its MLflow tracking URI (``uri``) or without."""
+        properties = {"mlFlowTrackingUri": TRACKING.replace("https://", "azureml://")}
+        body = {"id": WORKSPACE, "name": WS, "location": "westeurope"}
+        self.add(
+            "GET", "", Canned(200, {**body, "properties": properties if uri else {}}), repeat=repeat
+        )
+
+    def run(self, job: str, *answers: Canned, repeat: bool = False) -> None:
+        """What the tracking server answers for the run of ``job`` (GetRun)."""
+        self.transport.add("GET", RUNS_GET + re.escape(job) + "$", *answers, repeat=repeat)
+
 
 def echo(request: Recorded) -> Canned:
     """ARM's answer to a PUT: the resource as sent, with its id and name (201 Created)."""
     body = request.json()
     body.update(id=request.path, name=request.path.rsplit("/", 1)[-1])
     return Canned(201, body)
+
+
+def run_answer(run_id: str, **data: Any) -> dict[str, Any]:
+    """MLflow's GetRun response (mlflow.org REST API, ``runs/get``); ``data`` replaces the
+    default metrics, params or tags (lists of ``{key, value}``)."""
+    default = {
+        "metrics": [
+            {"key": "accuracy", "value": 0.9812, "timestamp": 1, "step": 0},
+            {"key": "golden_accuracy", "value": "NaN", "timestamp": 1, "step": 0},
+        ],
+        "params": [{"key": "seed", "value": "42"}],
+        "tags": [{"key": "gate", "value": "passed"}, {"key": "registered_version", "value": "4"}],
+    }
+    info = {"run_id": run_id, "status": "FINISHED", "artifact_uri": "azureml://x/artifacts"}
+    return {"run": {"info": info, "data": {**default, **data}}}
+
+
+def no_run() -> Canned:
+    """The tracking server's answer for a run it does not hold."""
+    return Canned(404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Run not found"})
 
 
 def code_version(version: str) -> dict[str, Any]:

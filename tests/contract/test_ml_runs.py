@@ -15,41 +15,30 @@ import pytest
 
 from shared.domain.models import TrainingRun
 from shared.ports import NotFound, TransientError
-from tests.contract.ml_workspace import ARM_SCOPE, RG, SUB, WORKSPACE, WS, Workspace, model_version
+from tests.contract.ml_workspace import (
+    ARM_SCOPE,
+    RG,
+    RUNS_GET,
+    SUB,
+    WORKSPACE,
+    WS,
+    Workspace,
+    model_version,
+    run_answer,
+)
 from tests.contract.recording import Canned, error
 
 JOB = "train-spam-0123456789abcdef"
-HOST = "https://westeurope.api.azureml.ms"
-TRACKING = f"{HOST}/mlflow/v1.0{WORKSPACE}"
-RUNS_GET = "^" + TRACKING.replace(".", r"\.") + r"/api/2\.0/mlflow/runs/get\?run_id="
 
 
 def workspace(ws: Workspace, *, tracking: bool = True) -> None:
-    properties = {
-        "mlFlowTrackingUri": f"azureml://westeurope.api.azureml.ms/mlflow/v1.0{WORKSPACE}"
-    }
-    body = {"id": WORKSPACE, "name": WS, "location": "westeurope"}
-    ws.add("GET", "", Canned(200, {**body, "properties": properties if tracking else {}}))
-
-
-def run_answer(run_id: str = JOB, **data: Any) -> dict[str, Any]:
-    """MLflow's GetRun response (mlflow.org REST API, ``runs/get``)."""
-    default = {
-        "metrics": [
-            {"key": "accuracy", "value": 0.9812, "timestamp": 1, "step": 0},
-            {"key": "golden_accuracy", "value": "NaN", "timestamp": 1, "step": 0},
-        ],
-        "params": [{"key": "seed", "value": "42"}],
-        "tags": [{"key": "gate", "value": "passed"}, {"key": "registered_version", "value": "4"}],
-    }
-    info = {"run_id": run_id, "status": "FINISHED", "artifact_uri": "azureml://x/artifacts"}
-    return {"run": {"info": info, "data": {**default, **data}}}
+    ws.tracking(uri=tracking)
 
 
 def test_a_job_s_run_is_read_from_the_workspace_mlflow_api_with_an_arm_token() -> None:
     ws = Workspace()
     workspace(ws)
-    ws.transport.add("GET", RUNS_GET + JOB, Canned(200, run_answer()), repeat=True)
+    ws.transport.add("GET", RUNS_GET + JOB, Canned(200, run_answer(JOB)), repeat=True)
 
     run = ws.platform.get_training_run(JOB)
     again = ws.platform.get_training_run(JOB)
@@ -67,7 +56,7 @@ def test_a_job_s_run_is_read_from_the_workspace_mlflow_api_with_an_arm_token() -
 def test_without_a_tracking_uri_the_regional_host_of_the_workspace_is_used() -> None:
     ws = Workspace()
     workspace(ws, tracking=False)
-    ws.transport.add("GET", RUNS_GET + JOB, Canned(200, run_answer()))
+    ws.transport.add("GET", RUNS_GET + JOB, Canned(200, run_answer(JOB)))
     assert ws.platform.get_training_run(JOB).run_id == JOB
 
 
@@ -81,7 +70,7 @@ def test_without_a_tracking_uri_the_regional_host_of_the_workspace_is_used() -> 
         (error(403, "AuthorizationFailed", "lacks experiments/runs/read"), ValueError),
         (Canned(200, run_answer(run_id="someone-elses-run")), ValueError),
         (Canned(200, {"run": {"data": {}}}), ValueError),
-        (Canned(200, run_answer(metrics=[{"key": "f1", "value": "high"}])), ValueError),
+        (Canned(200, run_answer(JOB, metrics=[{"key": "f1", "value": "high"}])), ValueError),
     ],
 )
 def test_what_the_tracking_server_answers_maps_onto_the_port(
@@ -148,5 +137,5 @@ def test_a_version_s_lineage_comes_from_where_its_files_are(
 def test_the_port_type_is_the_domain_s() -> None:
     ws = Workspace()
     workspace(ws)
-    ws.transport.add("GET", RUNS_GET + JOB, Canned(200, run_answer()))
+    ws.transport.add("GET", RUNS_GET + JOB, Canned(200, run_answer(JOB)))
     assert isinstance(ws.platform.get_training_run(JOB), TrainingRun)

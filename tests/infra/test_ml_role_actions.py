@@ -182,6 +182,8 @@ def follow_job_to_its_model(ws: Workspace) -> None:
     ws.add("GET", f"/jobs/{JOB}", Canned(200, job("Completed")))
     versions = [model_version("spam-classifier", "4", jobName=JOB)]
     ws.add("GET", "/models/spam-classifier/versions", Canned(200, {"value": versions}))
+    ws.tracking()  # an ended job's run names the files it skipped
+    ws.run(JOB, Canned(200, {"run": {"info": {"run_id": JOB}, "data": {}}}))
     assert ws.platform.get_job(JOB).model == ModelRef("spam-classifier", "4")
 
 

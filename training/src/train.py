@@ -22,6 +22,7 @@ from typing import Any
 
 import model_card
 import model_store
+import skipped_tag
 import training_data
 from evaluation import (
     GOLDEN_METRICS,
@@ -212,7 +213,13 @@ def version_tags(
     return tags | provenance
 
 
-def register(out: Path, name: str, tags: dict[str, str], params: dict[str, Any]) -> dict[str, str]:
+def register(
+    out: Path,
+    name: str,
+    tags: dict[str, str],
+    params: dict[str, Any],
+    skipped: dict[str, str],
+) -> dict[str, str]:
     """One MLflow run with params, metrics and artifacts; one model version created with its tags.
 
     The tags go on at creation so a ModelRegistered handler never sees an untagged version.
@@ -227,6 +234,7 @@ def register(out: Path, name: str, tags: dict[str, str], params: dict[str, Any])
         mlflow.log_params(params)
         mlflow.log_metrics(run_metrics(metrics))
         mlflow.set_tags(tags)
+        record_skipped(skipped)
         for artifact in (
             "model_card.md",
             "lineage.json",
@@ -244,6 +252,16 @@ def register(out: Path, name: str, tags: dict[str, str], params: dict[str, Any])
         registered = {"name": name, "version": str(version.version), "run_id": run.info.run_id}
     write_json(out / "registered.json", registered)
     return registered
+
+
+def record_skipped(skipped: dict[str, str]) -> None:
+    """Name the files this job skipped on its run, where the app reads them on Azure ML (in a
+    job, MLflow's run is the job's own); skipped_tag.py says the form and its bound. Called
+    with a run active; a job whose data is rejected starts one for it."""
+    import mlflow
+
+    if skipped:
+        mlflow.set_tag(skipped_tag.SKIPPED_FILES_TAG, skipped_tag.encode(skipped))
 
 
 def run_metrics(metrics: dict[str, Any]) -> dict[str, float]:
@@ -332,6 +350,11 @@ def train(args: argparse.Namespace) -> int:
     write_json(out / "lineage.json", lineage)
     write_json(out / "validation.json", data.report())
     if not data.valid:
+        if args.register_name and data.skipped:  # the app quarantines them even so
+            import mlflow
+
+            with mlflow.start_run():
+                record_skipped(data.skipped)
         return reject(out, data)
 
     model, metrics, gate = evaluate(args, data)
@@ -343,7 +366,7 @@ def train(args: argparse.Namespace) -> int:
     (out / "model_card.md").write_text(model_card.render(metrics, gate, lineage, params), "utf-8")
     if args.register_name:
         tags = version_tags(gate, metrics, lineage)
-        registered = register(out, args.register_name, tags, params)
+        registered = register(out, args.register_name, tags, params, data.skipped)
         print(f"registered {registered['name']} version {registered['version']}")
     print(f"gate {gate['gate']}: {gate['reason']}")
     return EXIT_TRAINED

@@ -8,6 +8,9 @@ input, the accepted files as the ``accepted_files`` string input (base64url of a
 paths relative to the prefix, so only shell-inert characters reach the command line), the job's
 own name as ``job_name`` (train.py tags the model version with it). The command is the YAML's:
 no request value is formatted into it.
+
+An ended job's ``skipped_files`` come from its MLflow run (``ml_runs``), where train.py names
+the files it could not read: the reconciler quarantines them, as it does locally.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from azure.ai.ml.entities import Job, Model
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from shared.adapters.azure.ml_errors import translated
-from shared.adapters.azure.ml_runs import run_of_model_path
+from shared.adapters.azure.ml_runs import JobRuns, run_of_model_path
 from shared.domain.events import split_blob_url
 from shared.domain.models import JobInfo, JobStatus, ModelRef, ModelVersion, TrainingJobRequest
 
@@ -43,6 +46,7 @@ _JOB_STATUS: Mapping[str, JobStatus] = {
     "CancelRequested": "canceled",
     "Canceled": "canceled",
 }
+_ENDED: tuple[JobStatus, ...] = ("completed", "failed", "canceled")
 _MODEL_TAG = "model_name"
 _MAX_TAGS = 20
 _MAX_TAG_VALUE = 256
@@ -53,6 +57,7 @@ class AzureJobs:
     def __init__(
         self,
         ml_client: MLClient,
+        runs: JobRuns,
         *,
         job_spec: Path,
         container_url: str,
@@ -62,6 +67,7 @@ class AzureJobs:
         positive_label: str,
     ) -> None:
         self._ml = ml_client
+        self._runs = runs
         self._job_spec = job_spec
         self._container_url = container_url if container_url.endswith("/") else container_url + "/"
         self._datastore = datastore
@@ -144,7 +150,10 @@ class AzureJobs:
         status = _JOB_STATUS.get(str(getattr(job.status, "value", job.status)), "running")
         model = self._registered_by(job) if status == "completed" else None
         error = "" if status != "failed" else f"job {job.name} {job.status}; see its std_log"
-        return JobInfo(str(job.name), status, model, error)
+        # A transient failure to read the run raises: the job is looked at again next tick,
+        # rather than ending without the files it skipped.
+        skipped = self._runs.skipped_files(str(job.name)) if status in _ENDED else {}
+        return JobInfo(str(job.name), status, model, error, skipped)
 
     def _registered_by(self, job: Job) -> ModelRef | None:
         """The version the job registered: train.py tags it ``job_name`` with the job's name

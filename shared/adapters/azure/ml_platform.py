@@ -82,8 +82,10 @@ class AzureMLPlatform:
         scoring_transport: HttpTransport | None = None,  # type: ignore[type-arg]
     ) -> None:
         quiet_azure_sdk()  # importing azure.ai.ml set its loggers to INFO
+        self._runs = JobRuns(ml_client, credential, transport=scoring_transport)
         self._jobs = AzureJobs(
             ml_client,
+            self._runs,  # an ended job's skipped files are on its run
             job_spec=config.job_spec,
             container_url=config.training_container_url,
             datastore=config.training_datastore,
@@ -98,7 +100,6 @@ class AzureMLPlatform:
             identity_id=config.endpoint_identity_id,
         )
         self._scorer = EndpointScorer(ml_client, credential, transport=scoring_transport)
-        self._runs = JobRuns(ml_client, credential, transport=scoring_transport)
 
     def submit_job(self, request: TrainingJobRequest) -> JobInfo:
         return self._jobs.submit_job(request)

@@ -8,10 +8,15 @@ token (azureml-mlflow asks for ``https://management.azure.com/.default``; Azure/
 ``using_mlflow_rest_api.ipynb``). In a job, MLflow resumes the job's own run, whose id is the
 job's name, so the run is found from the job, not from anything a model version says. The
 role needs ``workspaces/experiments/runs/read`` (Learn, "Manage roles": MLflow operations).
+
+The same run names the files the job skipped (``skipped_files``, written by train.py), which
+the app quarantines as it does locally from the job's ``validation.json``.
 """
 
 from __future__ import annotations
 
+import base64
+import logging
 import re
 from collections.abc import Mapping
 from threading import Lock
@@ -27,8 +32,11 @@ from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest, HttpResponse
 
 from shared.adapters.azure.ml_errors import translated
+from shared.domain import untrusted_json
 from shared.domain.models import TrainingRun
 from shared.ports import NotFound, TransientError
+
+log = logging.getLogger(__name__)
 
 TRACKING_SCOPE = "https://management.azure.com/.default"
 RUN_ARTIFACT = "model"  # where train.py logs the model folder in its run
@@ -58,6 +66,11 @@ _RUN_MODEL_PATHS = (
     ),
 )
 _MAX_MESSAGE = 300
+# training/src/skipped_tag.py writes the tag (at most 4,000 characters); MLflow's tag limit
+# is 5,000. Reasons are kept as the local platform keeps them.
+SKIPPED_FILES_TAG = "skipped_files"
+_MAX_SKIPPED_TAG = 5_000
+_MAX_SKIP_REASON = 500
 
 
 def run_of_model_path(path: str, lineage_job: str, scope: tuple[str, str, str]) -> str:
@@ -113,6 +126,15 @@ class JobRuns:
         body = _answer(job_name, response)
         return _training_run(job_name, body)
 
+    def skipped_files(self, job_name: str) -> dict[str, str]:
+        """The files an ended job reports it skipped, from its run; none for a job that ended
+        before MLflow recorded a run. TransientError and ValueError as ``get``."""
+        try:
+            run = self.get(job_name)
+        except NotFound:
+            return {}
+        return skipped_files(run)
+
     def _tracking_base(self) -> str:
         """The workspace's MLflow tracking URI with https for azureml (Learn's own recipe),
         read once per process: ARM's ``mlFlowTrackingUri``, else the regional host the
@@ -167,3 +189,35 @@ def _training_run(job_name: str, body: Mapping[str, Any]) -> TrainingRun:
     if run_id != job_name:
         raise ValueError(f"run of job {job_name}: the service answered run {run_id[:64]!r}")
     return TrainingRun(job_name, run_id, metrics, tags)
+
+
+def skipped_files(run: TrainingRun) -> dict[str, str]:
+    """The run's ``skipped_files`` tag: base64url of ``{"files": {path: reason}, "omitted":
+    n}``. A value in any other form names nothing to quarantine: logged and ignored."""
+    value = run.tags.get(SKIPPED_FILES_TAG)
+    if not value:
+        return {}
+    try:
+        if len(value) > _MAX_SKIPPED_TAG:
+            raise ValueError("too long")
+        raw = base64.b64decode(value.encode("ascii"), altchars=b"-_", validate=True)
+        document = untrusted_json.loads(raw, field=SKIPPED_FILES_TAG)
+        files, omitted = document["files"], document["omitted"]
+        if not isinstance(files, dict) or not isinstance(omitted, int):
+            raise ValueError("not a files object and a count")
+        named = {str(k): str(v)[:_MAX_SKIP_REASON] for k, v in files.items()}
+    except (ValueError, KeyError, TypeError) as error:  # Rejected is a ValueError
+        log.warning(
+            "job %s: its run's %s tag is unreadable (%s); ignored",
+            run.job_name,
+            SKIPPED_FILES_TAG,
+            type(error).__name__,
+        )
+        return {}
+    if omitted:
+        log.warning(
+            "job %s skipped %d more file(s) than its run names; the dataset's next job names them",
+            run.job_name,
+            omitted,
+        )
+    return named
