@@ -1,4 +1,4 @@
-"""The manual API: read endpoints and operations, redeploy a version, roll back.
+"""The manual API: read endpoints and operations, redeploy a version, roll back, retrain.
 
 Anonymous at the Functions level on purpose: App Service Authentication guards these routes
 in Azure and hands over the caller as ``X-MS-CLIENT-PRINCIPAL``, which ``api_http.serve``
@@ -20,16 +20,18 @@ from shared import bootstrap
 from shared.domain.api_requests import (
     RedeployRequest,
     RollbackRequest,
+    check_dataset_name,
     check_idempotency_key,
     is_endpoint_name,
     is_operation_id,
     parse_redeploy,
     parse_rollback,
+    parse_train,
 )
 from shared.domain.errors import Rejected
 from shared.domain.principal import DEPLOYER, READER
 from shared.domain.rollout import Rollout
-from shared.services import api_views, operations
+from shared.services import api_views, operations, retrain
 from shared.services.api_idempotency import Answer, fingerprint, new_operation_key, run_once
 
 bp = func.Blueprint()
@@ -93,6 +95,38 @@ def api_rollback(req: func.HttpRequest) -> func.HttpResponse:
     return _operation(req, "rollback", parse_rollback, run)
 
 
+@bp.function_name("api_train")
+@bp.route(route="datasets/{dataset}/train", methods=["POST"], auth_level=ANONYMOUS)
+def api_train(req: func.HttpRequest) -> func.HttpResponse:
+    """Retrain a dataset on the files it already accepted: its window, due now, becomes ONE
+    job at the reconciler's next tick (the path every upload takes)."""
+    dataset = req.route_params.get("dataset", "")
+
+    def handle(call: Call) -> Answer:
+        try:
+            check_dataset_name(dataset)
+        except Rejected as rejected:
+            raise invalid(rejected) from None
+        body = json_body(call.req)
+        try:
+            request = parse_train(body)
+        except Rejected as rejected:
+            raise invalid(rejected) from None
+
+        def run(operation_key: str) -> str:
+            return retrain.request_training(
+                dataset,
+                principal=call.principal,
+                reason=request.reason,
+                operation_key=operation_key,
+                deps=call.deps,
+            )
+
+        return _start(call, "train", dataset, body, run)
+
+    return serve(req, action="api.train", roles=WRITE, target=dataset, handler=handle)
+
+
 @bp.function_name("api_get_operation")
 @bp.route(route="operations/{operation_id}", methods=["GET"], auth_level=ANONYMOUS)
 def api_get_operation(req: func.HttpRequest) -> func.HttpResponse:
@@ -137,20 +171,21 @@ def _operation[R](
             request = parse(body)
         except Rejected as rejected:
             raise invalid(rejected) from None
-        return _start(call, kind, endpoint, body, lambda key: run(endpoint, request, call, key))
+        return _start(call, kind, endpoint, body, lambda key: run(endpoint, request, call, key).id)
 
     return serve(req, action=f"api.{kind}", roles=WRITE, target=endpoint, handler=handle)
 
 
 def _start(
-    call: Call, action: str, endpoint: str, body: dict[str, object], run: Callable[[str], Rollout]
+    call: Call, action: str, target: str, body: dict[str, object], run: Callable[[str], str]
 ) -> Answer:
-    """202 with the operation's status URL; with an Idempotency-Key, at most once."""
+    """202 with the status URL of the operation ``run`` starts (it returns its id); with an
+    Idempotency-Key, at most once."""
 
     def accepted(operation_key: str) -> Answer:
-        rollout = run(operation_key)
-        status_url = f"/api/operations/{rollout.id}"
-        body = {"operation_id": rollout.id, "status_url": status_url}
+        operation_id = run(operation_key)
+        status_url = f"/api/operations/{operation_id}"
+        body = {"operation_id": operation_id, "status_url": status_url}
         return Answer(202, body, {"Location": status_url})
 
     raw_key = call.req.headers.get(IDEMPOTENCY_KEY)
@@ -161,7 +196,7 @@ def _start(
     except Rejected as rejected:
         raise invalid(rejected) from None
     answer, replayed = run_once(
-        call.deps, call.principal, key, fingerprint(action, endpoint, body), accepted
+        call.deps, call.principal, key, fingerprint(action, target, body), accepted
     )
     if replayed:
         return Answer(answer.status, answer.body, {**answer.headers, "Idempotent-Replayed": "true"})

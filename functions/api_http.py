@@ -39,6 +39,7 @@ from shared.services.operations import (
     UnknownEndpoint,
     UnknownModelVersion,
 )
+from shared.services.retrain import NoAcceptedFiles
 from shared.services.rollouts import RolloutConflict
 
 log = logging.getLogger("mlops.api")
@@ -198,6 +199,8 @@ def _as_http_error(exc: Exception, request_id: str) -> HttpError:
             return HttpError(409, "rollout_active", message, audit=False)
         case NothingToRollBack():
             return HttpError(409, "nothing_to_roll_back", str(exc), audit=False)
+        case NoAcceptedFiles():
+            return HttpError(404, "nothing_to_train", str(exc), audit=False)
         case UnknownEndpoint() | UnknownModelVersion() | UnknownOperation():
             return HttpError(404, "not_found", f"unknown {exc}", audit=False)
         case Rejected():

@@ -14,6 +14,8 @@ from typing import Any
 
 from functions.api_schemas import ref, schemas
 from shared.domain.api_requests import (
+    DATASET_MAX_CHARS,
+    DATASET_PATTERN,
     ENDPOINT_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
     OPERATION_ID_PATTERN,
@@ -22,7 +24,7 @@ from shared.domain.principal import DEPLOYER, READER
 
 _ROLES = (
     f"App roles (the token's `roles` claim): `{READER}` may read endpoints and operations; "
-    f"`{DEPLOYER}` may also redeploy and roll back."
+    f"`{DEPLOYER}` may also redeploy, roll back and retrain."
 )
 _RESPONSES = {
     "400": (
@@ -36,7 +38,11 @@ _RESPONSES = {
         "No valid principal: the request did not come through App Service Authentication.",
     ),
     "403": ("Forbidden", "The principal lacks the app role this operation needs."),
-    "404": ("NotFound", "Unknown endpoint, model version or operation."),
+    "404": (
+        "NotFound",
+        "Unknown endpoint, model version or operation, or (`nothing_to_train`) a dataset "
+        "without an accepted file to train on.",
+    ),
     "409": (
         "Conflict",
         "A rollout is already active (send `supersede: true`), there is "
@@ -77,7 +83,10 @@ def document(served_model: str | None = None) -> dict[str, Any]:
             "title": "secure-mlops-azure manual API",
             "version": "1.0.0",
             "description": "Redeploy a registered model version or roll an endpoint back, "
-            "through the same blue/green rollout the events use. " + _ROLES + " Every call "
+            "through the same blue/green rollout the events use, or retrain a dataset on the "
+            "files it accepted, through the same training job an upload starts. "
+            + _ROLES
+            + " Every call "
             "that changes something, and every refused call, lands in the audit trail.",
         },
         "servers": [{"url": "/"}],
@@ -124,6 +133,7 @@ def _paths() -> dict[str, Any]:
                 "Roll out a registered, gate-passed model version",
                 "RedeployRequest",
                 key,
+                "ro",
             ),
         },
         "/api/endpoints/{endpoint}/rollback": {
@@ -134,15 +144,32 @@ def _paths() -> dict[str, Any]:
                 "model that served before the last completed one",
                 "RollbackRequest",
                 key,
+                "ro",
+            ),
+        },
+        "/api/datasets/{dataset}/train": {
+            "parameters": [{"$ref": "#/components/parameters/dataset"}],
+            "post": _write(
+                "train",
+                "Retrain a dataset on the files it already accepted: its coalescing window, "
+                "due now, becomes one training job at the reconciler's next tick",
+                "TrainRequest",
+                key,
+                "tr",
             ),
         },
         "/api/operations/{operation_id}": {
             "parameters": [{"$ref": "#/components/parameters/operationId"}],
             "get": _operation(
                 "getOperation",
-                "A rollout's state, phases with times and outcome",
+                "A rollout's state, phases with times and outcome; or a training request's "
+                "window, job and outcome",
                 (READER, DEPLOYER),
-                {"200": _json(ref("Operation"), "The operation")},
+                {
+                    "200": _json(
+                        {"oneOf": [ref("Operation"), ref("TrainingOperation")]}, "The operation"
+                    )
+                },
                 (*_READ_ERRORS, "404"),
             ),
         },
@@ -163,7 +190,8 @@ def _paths() -> dict[str, Any]:
     }
 
 
-def _write(op_id: str, summary: str, body: str, key: dict[str, str]) -> dict[str, Any]:
+def _write(op_id: str, summary: str, body: str, key: dict[str, str], prefix: str) -> dict[str, Any]:
+    """A POST answered 202 with the status URL of its operation (``prefix``: ro, tr)."""
     accepted = _json(
         ref("Accepted"),
         "Started (or, for a retried Idempotency-Key, the "
@@ -173,7 +201,7 @@ def _write(op_id: str, summary: str, body: str, key: dict[str, str]) -> dict[str
         "Location": {
             "description": "The operation's status URL",
             "required": True,
-            "schema": {"type": "string", "pattern": "^/api/operations/ro-[0-9a-f]{20}$"},
+            "schema": {"type": "string", "pattern": f"^/api/operations/{prefix}-[0-9a-f]{{20}}$"},
         },
         "Idempotent-Replayed": {
             "description": "Sent with a replayed first answer",
@@ -184,7 +212,9 @@ def _write(op_id: str, summary: str, body: str, key: dict[str, str]) -> dict[str
         "getOperation": {
             "operationId": "getOperation",
             "parameters": {"operation_id": "$response.body#/operation_id"},
-            "description": "Follow the rollout this call started.",
+            "description": "Follow the rollout this call started."
+            if prefix == "ro"
+            else "Follow the training request: its window, then its job.",
         }
     }
     operation = _operation(op_id, summary, (DEPLOYER,), {"202": accepted}, _WRITE_ERRORS)
@@ -261,6 +291,20 @@ def _parameters() -> dict[str, Any]:
             "in": "path",
             "required": True,
             "schema": {"type": "string", "pattern": ENDPOINT_PATTERN},
+        },
+        "dataset": {
+            "name": "dataset",
+            "in": "path",
+            "required": True,
+            "description": "A folder of the training-data container, as blobs name it (the "
+            "first segment of their path). Up to 250 UTF-8 bytes are accepted; the schema "
+            f"says {DATASET_MAX_CHARS} characters, which always fit, and leaves out '%'.",
+            "schema": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": DATASET_MAX_CHARS,
+                "pattern": DATASET_PATTERN,
+            },
         },
         "operationId": {
             "name": "operation_id",

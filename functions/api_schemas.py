@@ -66,10 +66,20 @@ def schemas(served_model: str | None) -> dict[str, Any]:
             required=("reason",),
             examples=[{"reason": "complaints since the last rollout", "supersede": True}],
         ),
+        "TrainRequest": closed(
+            {"reason": reason},
+            required=("reason",),
+            description="Only a reason: which files train is the app's to say (the dataset's "
+            "accepted, non-quarantined ones), and the job runs the deployed training code.",
+            examples=[{"reason": "retrain with the training code of commit 4f2a9c1"}],
+        ),
         "Accepted": closed(
             {
                 "operation_id": {"type": "string", "pattern": OPERATION_ID_PATTERN},
-                "status_url": {"type": "string", "pattern": "^/api/operations/ro-[0-9a-f]{20}$"},
+                "status_url": {
+                    "type": "string",
+                    "pattern": "^/api/operations/(?:ro|tr)-[0-9a-f]{20}$",
+                },
             }
         ),
         "ModelRef": model,
@@ -106,6 +116,7 @@ def schemas(served_model: str | None) -> dict[str, Any]:
                 "note": {"type": "string"},
             }
         ),
+        "TrainingOperation": training_operation(nullable),
         "Operation": closed(
             {
                 "operation_id": {"type": "string"},
@@ -138,6 +149,34 @@ def schemas(served_model: str | None) -> dict[str, Any]:
             }
         ),
     }
+
+
+def training_operation(nullable: dict[str, Any]) -> dict[str, Any]:
+    """A training request: ``waiting`` for its window to close, ``submitted`` (the job runs),
+    ``completed`` or ``failed`` (the window parked, or the job failed)."""
+    return closed(
+        {
+            "operation_id": {"type": "string", "pattern": "^tr-[0-9a-f]{20}$"},
+            "kind": {"const": "train"},
+            "dataset": {"type": "string"},
+            "requested_by": closed({"actor": {"type": "string"}, "name": nullable}),
+            "reason": {"type": "string"},
+            "requested_at": {"type": "string", "format": "date-time"},
+            "window_id": {"type": "string"},
+            "files": {"type": "integer", "minimum": 1},
+            "phase": {"enum": ["waiting", "submitted", "completed", "failed"]},
+            "active": {"type": "boolean"},
+            "outcome": {"enum": ["succeeded", "failed", None]},
+            "due": {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
+            "job": {
+                "oneOf": [
+                    closed({"name": {"type": "string"}, "status": {"type": "string"}}),
+                    {"type": "null"},
+                ]
+            },
+            "error": nullable,
+        }
+    )
 
 
 def closed(

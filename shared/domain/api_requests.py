@@ -14,19 +14,26 @@ from typing import Any
 
 from shared.domain.errors import Rejected
 from shared.domain.models import ModelRef
-from shared.domain.validation import check_model_name, check_version
+from shared.domain.validation import (
+    MAX_SEGMENT_BYTES,
+    check_blob_path,
+    check_model_name,
+    check_version,
+)
 
 MAX_REASON = 500
 MAX_IDEMPOTENCY_KEY = 128
 
 REDEPLOY_FIELDS = ("model", "version", "reason", "supersede")
 ROLLBACK_FIELDS = ("reason", "supersede")
+TRAIN_FIELDS = ("reason",)
 
 # The patterns as the OpenAPI document states them (matched here as a whole, as JSON Schema's
 # ECMA-262 `$` means). Azure ML online endpoint names: a letter, then letters, digits and
 # '-', 3-32 in all.
 ENDPOINT_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{2,31}$"
-OPERATION_ID_PATTERN = r"^ro-[0-9a-f]{20}$"
+# A rollout (ro-) or a training request (tr-).
+OPERATION_ID_PATTERN = r"^(?:ro|tr)-[0-9a-f]{20}$"
 IDEMPOTENCY_KEY_PATTERN = rf"^[A-Za-z0-9._:-]{{1,{MAX_IDEMPOTENCY_KEY}}}$"
 _ENDPOINT = re.compile(ENDPOINT_PATTERN)
 _OPERATION_ID = re.compile(OPERATION_ID_PATTERN)
@@ -89,6 +96,16 @@ REASON_PATTERN = f"^[^{_HIDDEN}]*[^{_HIDDEN}{_char_class(SPACE_RANGES)}][^{_HIDD
 _REASON = re.compile(REASON_PATTERN)
 _HIDDEN_CHAR = re.compile(f"[{_HIDDEN}]")
 
+# A dataset is the first folder of a blob path: one segment check_blob_path accepts. JSON
+# Schema counts characters, not UTF-8 bytes, so the document states 62 characters (at most 4
+# bytes each: within the 250-byte segment limit) and leaves out '%' (the code refuses only
+# the encoded separators) and private-use code points (which Azure refuses in blob names).
+# Every name the document allows is accepted; the code accepts a little more, never less.
+DATASET_MAX_CHARS = MAX_SEGMENT_BYTES // 4
+_PRIVATE_USE = ((0xE000, 0xF8FF), (0xF0000, 0xFFFFD), (0x100000, 0x10FFFD))
+_NOT_IN_DATASET = rf"/\\%{_HIDDEN}{_char_class(_PRIVATE_USE)}"
+DATASET_PATTERN = f"^[^{_NOT_IN_DATASET}]*[^{_NOT_IN_DATASET}.]$"
+
 
 @dataclass(frozen=True)
 class RedeployRequest:
@@ -101,6 +118,11 @@ class RedeployRequest:
 class RollbackRequest:
     reason: str
     supersede: bool
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    reason: str
 
 
 def parse_redeploy(body: Mapping[str, Any]) -> RedeployRequest:
@@ -119,6 +141,25 @@ def parse_redeploy(body: Mapping[str, Any]) -> RedeployRequest:
 def parse_rollback(body: Mapping[str, Any]) -> RollbackRequest:
     _only(body, ROLLBACK_FIELDS)
     return RollbackRequest(_reason(body), _flag(body, "supersede"))
+
+
+def parse_train(body: Mapping[str, Any]) -> TrainRequest:
+    _only(body, TRAIN_FIELDS)
+    return TrainRequest(_reason(body))
+
+
+def check_dataset_name(value: str) -> str:
+    """A folder name a blob may have as its first segment (what ``DataArrived.dataset`` is);
+    anything else could never hold an accepted file. Raises Rejected naming the rule."""
+    if "/" in value:
+        raise Rejected("dataset is one folder name, without '/'", field="dataset")
+    try:
+        check_blob_path(value)
+    except Rejected as rejected:
+        raise Rejected(
+            f"dataset is not a folder name a blob may have: {rejected.reason}", field="dataset"
+        ) from None
+    return value
 
 
 def is_endpoint_name(value: str) -> bool:

@@ -1,4 +1,5 @@
-"""What the manual API's reads return: endpoints as they serve, and rollouts as operations."""
+"""What the manual API's reads return: endpoints as they serve, and rollouts and training
+requests as operations."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from shared.domain.rollout import Phase, Rollout
 from shared.ports import NotFound
 from shared.services.deps import Deps
 from shared.services.operations import UnknownEndpoint
+from shared.services.retrain import PREFIX as TRAIN_PREFIX
+from shared.services.retrain import training_view
 from shared.services.rollouts import REQUESTER, ROLLOUT, active_rollout, get_rollout
 
 _OUTCOMES = {
@@ -55,6 +58,11 @@ def endpoint_view(deps: Deps, name: str) -> dict[str, Any]:
 
 
 def operation_view(deps: Deps, operation_id: str) -> dict[str, Any]:
+    if operation_id.startswith(TRAIN_PREFIX):
+        view = training_view(deps, operation_id)
+        if view is None:
+            raise UnknownOperation(f"operation {operation_id}")
+        return view
     rollout = get_rollout(deps, operation_id)
     if rollout is None:
         raise UnknownOperation(f"operation {operation_id}")

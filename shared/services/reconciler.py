@@ -146,15 +146,16 @@ def _park_window(deps: Deps, stored: Stored, reason: str) -> None:
 
 
 def window_due(window: Mapping[str, Any], settings: Settings) -> datetime:
-    """When an open window closes: a quiet gap after its last blob, or its maximum age,
-    whichever comes first."""
+    """When an open window closes: a quiet gap after its last blob, its maximum age, or the
+    moment an operator asked to train (``close_by``, see retrain.py), whichever comes first."""
     quiet = datetime.fromisoformat(window["last_event"]) + timedelta(
         seconds=settings.coalesce_quiet_seconds
     )
     oldest = datetime.fromisoformat(window["opened"]) + timedelta(
         seconds=settings.coalesce_max_seconds
     )
-    return min(quiet, oldest)
+    asked = [datetime.fromisoformat(window["close_by"])] if window.get("close_by") else []
+    return min(quiet, oldest, *asked)
 
 
 def _window_closed(window: Any, now: datetime, deps: Deps) -> bool:

@@ -17,10 +17,14 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]  # no stubs installed
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from functions.api_openapi import document
 from shared.domain.api_requests import (
+    DATASET_MAX_CHARS,
     HIDDEN_RANGES,
+    check_dataset_name,
     check_idempotency_key,
     is_endpoint_name,
     is_operation_id,
@@ -90,7 +94,11 @@ def test_every_character_this_python_calls_hidden_is_in_the_documented_rule() ->
     ("parameter", "good", "bad"),
     [
         ("endpoint", ["spam-endpoint", "abc"], ["ab", "1abc", "a" * 33, "abc\n", "a_b"]),
-        ("operationId", ["ro-" + "0" * 20], ["ro-" + "0" * 19, "ro-" + "A" * 20, "x"]),
+        (
+            "operationId",
+            ["ro-" + "0" * 20, "tr-" + "f" * 20],
+            ["ro-" + "0" * 19, "ro-" + "A" * 20, "x", "tx-" + "0" * 20, "tr-" + "0" * 21],
+        ),
         ("idempotencyKey", ["k", "a.b:c-d_e", "k" * 128], ["", "k" * 129, "a b", "é"]),
     ],
 )
@@ -187,3 +195,68 @@ def test_the_endpoint_links_lead_from_the_list_to_the_endpoint_and_its_posts(wor
     onwards = doc["paths"]["/api/endpoints/{endpoint}"]["get"]["responses"]["200"]["links"]
     assert {link["operationId"] for link in onwards.values()} == {"redeploy", "rollback"}
     assert follow(onwards["rollback"], endpoint.body) == {"endpoint": ENDPOINT}
+
+
+def dataset_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = document()["components"]["parameters"]["dataset"]["schema"]
+    return schema
+
+
+def documented_dataset(name: str) -> bool:
+    schema = dataset_schema()
+    return schema["minLength"] <= len(name) <= schema["maxLength"] and documented(
+        schema["pattern"], name
+    )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.from_regex(re.compile(dataset_schema()["pattern"]), fullmatch=True))
+def test_every_dataset_name_the_document_allows_is_accepted(name: str) -> None:
+    """A request the document calls valid is never refused 400 (schemathesis's promise)."""
+    if len(name) <= DATASET_MAX_CHARS:
+        assert code_accepts(check_dataset_name, name), name
+
+
+@pytest.mark.parametrize(
+    ("name", "accepted"),
+    [
+        ("spam", True),
+        ("sms 2026", True),
+        (".hidden", True),
+        ("é" * 125, True),  # 250 UTF-8 bytes: accepted, longer than the schema says
+        ("x" * 63, True),
+        ("100%", True),  # only %2F, %5C, %2E are refused; the schema leaves out every '%'
+        ("", False),
+        (".", False),
+        ("..", False),
+        ("spam.", False),
+        ("a/b", False),
+        ("a\\b", False),
+        ("a%2Fb", False),
+        ("a%2eb", False),
+        ("a\nb", False),
+        ("a\u202eb", False),
+        ("a\u200bb", False),
+        ("\ue000", False),
+        ("\U00100000", False),
+        ("é" * 126, False),  # 252 UTF-8 bytes
+    ],
+)
+def test_what_the_code_refuses_the_document_refuses_too(name: str, accepted: bool) -> None:
+    assert code_accepts(check_dataset_name, name) == accepted
+    if not accepted:
+        assert not documented_dataset(name), name
+
+
+def test_a_train_202_links_to_its_operation_and_the_link_leads_there(world: World) -> None:
+    world.deliver("on_blob_created", world.upload("spam/part-1.csv"))
+    doc = document()
+    post = doc["paths"]["/api/datasets/{dataset}/train"]["post"]
+    accepted = call("api_train", route_params={"dataset": "spam"}, body={"reason": "retrain"})
+    assert accepted.status == 202
+    link = post["responses"]["202"]["links"]["getOperation"]
+    assert link["operationId"] == "getOperation"
+    answer = call("api_get_operation", route_params=follow(link, accepted.body))
+    assert (answer.status, answer.body["kind"]) == (200, "train")
+    location = post["responses"]["202"]["headers"]["Location"]["schema"]["pattern"]
+    assert documented(location, accepted.headers["location"])

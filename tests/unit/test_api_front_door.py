@@ -29,6 +29,7 @@ ARGS: dict[str, dict[str, Any]] = {
         "body": {"model": MODEL, "version": "1", "reason": "r"},
     },
     "api_rollback": {"route_params": {"endpoint": ENDPOINT}, "body": {"reason": "r"}},
+    "api_train": {"route_params": {"dataset": "spam"}, "body": {"reason": "r"}},
     "api_get_operation": {"route_params": {"operation_id": "0" * 32}},
 }
 

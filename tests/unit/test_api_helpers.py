@@ -35,6 +35,7 @@ ROUTES = {
     "api_get_endpoint": ("GET", "/api/endpoints/{endpoint}"),
     "api_redeploy": ("POST", "/api/endpoints/{endpoint}/deployments"),
     "api_rollback": ("POST", "/api/endpoints/{endpoint}/rollback"),
+    "api_train": ("POST", "/api/datasets/{dataset}/train"),
     "api_get_operation": ("GET", "/api/operations/{operation_id}"),
     "api_openapi": ("GET", "/api/openapi.json"),
 }

@@ -267,7 +267,7 @@ def documented_routes() -> set[tuple[str, str]]:
 
 def test_every_registered_route_is_documented_and_nothing_else() -> None:
     assert http_routes() == documented_routes()
-    assert len(http_routes()) == 6
+    assert len(http_routes()) == 7
 
 
 def test_every_api_function_is_anonymous_at_the_functions_level() -> None:
