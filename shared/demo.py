@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,12 +28,12 @@ from shared.audit_view import row, table
 from shared.bootstrap import LocalBackend, local_topic
 from shared.domain.audit import AuditRecord
 from shared.domain.models import BlobProperties
-from shared.domain.rollout import Rollout
+from shared.domain.rollout import Phase, Rollout
 from shared.localhost import topics
 from shared.localhost.functions_registry import user_function
 from shared.progress import Progress, Step, for_stream
 from shared.report import build_report
-from shared.services.rollouts import ROLLOUT
+from shared.services.rollouts import ROLLOUT, active_rollout
 from shared.settings import Settings
 from shared.status import in_flight, status_report
 
@@ -67,7 +68,7 @@ def run_demo(
     try:
         rows = _load_rows(data) if data else demodata.generate(4000, seed=7)
         say(f"data: {len(rows)} labelled messages from {data or 'the built-in generator'}")
-        story.run(rows)
+        story.run(rows, None if data else _unseen(demodata.generate(1600, seed=8), rows)[:1000])
         return story.report(settings)
     finally:
         bootstrap.install(None)
@@ -94,9 +95,10 @@ class _Story:
         self.seen_seq = 0
         self.scores: list[dict[str, Any]] = []
         self.reconcile = user_function("reconcile_rollouts", "timerTrigger")
+        self.crashed = ""  # the deployment the demo crashed, once it has
 
-    def run(self, rows: Rows) -> None:
-        first, second = rows[: len(rows) * 2 // 5], rows[len(rows) * 2 // 5 :]
+    def run(self, rows: Rows, later: Rows | None) -> None:
+        first, second, third = _drops(rows, later)
         with self.step("1. A burst of training data lands: three files, one delivered five times"):
             events = [
                 self.upload(f"spam/batch-1/part-{i + 1:03d}.tsv", part)
@@ -118,21 +120,28 @@ class _Story:
                 self.upload(f"spam/batch-2/part-{i + 1:03d}.tsv", part)
             self.settle()
         with self.step(
-            "5. Scrambled labels pass their own split; the golden set fails the gate: rejected"
+            "5. More good data: v3 passes its gate, then crashes under canary: rolled back"
+        ):
+            self.upload("spam/batch-3/part-001.tsv", third)
+            self.settle(during=self.crash_in_canary)
+            if not self.crashed:
+                self.say("  (no rollout reached its canary: nothing was crashed)")
+        with self.step(
+            "6. Scrambled labels pass their own split; the golden set fails the gate: rejected"
         ):
             self.upload("spam-relabelled/part-001.tsv", _relabelled(rows))
             self.settle()
-        with self.step("6. A model registered by hand, without the training job's gate: rejected"):
+        with self.step("7. A model registered by hand, without the training job's gate: rejected"):
             self.register_by_hand()
             self.settle()
-        with self.step("7. A serving image is pushed: allow-listed and by digest rolls forward"):
+        with self.step("8. A serving image is pushed: allow-listed and by digest rolls forward"):
             registry = self.settings.allowed_registries[0]
             self.push_image(registry, self.settings.allowed_repositories[0])
             self.settle()
             self.push_image("untrusted.example.io", "mlops/sklearn-serving")
             self.push_image(registry, "mlops/experimental")  # routed, not allow-listed
             self.settle()
-        with self.step("8. Scoring through the endpoint (traffic-weighted routing)"):
+        with self.step("9. Scoring through the endpoint (traffic-weighted routing)"):
             self.score()
 
     @contextmanager
@@ -202,6 +211,23 @@ class _Story:
         self.say(f"  registered {version.ref} by hand, without gate tags")
         self.pump()
 
+    def crash_in_canary(self) -> None:
+        """The fault, injected in the open: once a new deployment takes its canary share, kill
+        its azmlinfsrv process group as the kernel's OOM killer would end a container. Nothing
+        tells the app; its canary check has to find out by scoring that deployment."""
+        endpoint = self.settings.endpoint_name
+        rollout = active_rollout(self.backend.deps, endpoint)
+        if self.crashed or rollout is None or rollout.phase is not Phase.CANARY:
+            return
+        pid = self.backend.platform.deployment_stats(endpoint, rollout.colour)["pid"]
+        self.say(
+            f"  FAULT INJECTED by the demo: SIGKILL to the azmlinfsrv process group of"
+            f" {endpoint}/{rollout.colour} (pid {pid}, serving {rollout.model} to"
+            f" {self.settings.canary_percent}% of traffic)"
+        )
+        os.killpg(pid, signal.SIGKILL)
+        self.crashed = rollout.colour
+
     def pump(self) -> None:
         self.backend.events.pump()
         self.tail()
@@ -212,9 +238,10 @@ class _Story:
                 self.say("  " + row(record))
                 self.seen_seq = record.seq
 
-    def settle(self, timeout: float = 180.0) -> None:
+    def settle(self, timeout: float = 180.0, during: Callable[[], None] | None = None) -> None:
         """Run the host's loop (deliveries and the timer) until nothing is in flight,
-        showing what is still in flight (training, a deployment becoming healthy, ...)."""
+        showing what is still in flight (training, a deployment becoming healthy, ...);
+        ``during`` runs on every turn (the demo's fault injection)."""
         deadline, quiet = time.monotonic() + timeout, 0
         while quiet < 3:
             if time.monotonic() > deadline:
@@ -222,6 +249,8 @@ class _Story:
             self.pump()
             self.reconcile(TimerRequest())
             self.tail()
+            if during is not None:
+                during()
             busy = in_flight(self.backend.deps, self.backend.events.pending())
             self.waiting.update("; ".join(busy))
             quiet = 0 if busy else quiet + 1
@@ -241,7 +270,7 @@ class _Story:
     def report(self, settings: Settings) -> dict[str, Any]:
         deps, audit = self.backend.deps, self.backend.audit
         records = audit.records()
-        self.say("\n== 9. The audit trail ==\n" + table(records))
+        self.say("\n== 10. The audit trail ==\n" + table(records))
         chain = audit.verify()
         self.say(
             f"\nmlops audit verify: {'valid' if chain.valid else 'BROKEN'}, {chain.records} records"
@@ -343,6 +372,23 @@ def _load_rows(path: Path) -> Rows:
     if not items or not {"label", "text"} <= set(items[0]):
         raise DemoError(f"{path} needs 'label' and 'text' columns")
     return [(str(item["label"]), str(item["text"])) for item in items]
+
+
+def _drops(rows: Rows, later: Rows | None) -> tuple[Rows, Rows, Rows]:
+    """The three good uploads v1, v2 and v3 train on: ``rows`` cut 2:3 and ``later``, or a
+    user's own file cut 32:48:20 when there is nothing later."""
+    if later is not None:
+        cut = len(rows) * 2 // 5
+        return rows[:cut], rows[cut:], later
+    one, two = len(rows) * 8 // 25, len(rows) * 4 // 5
+    return rows[:one], rows[one:two], rows[two:]
+
+
+def _unseen(rows: Rows, seen: Rows) -> Rows:
+    """The generator repeats itself across seeds: keep only messages not uploaded before, so
+    the later drop is new data, not copies the job would drop as duplicates."""
+    known = {text for _, text in seen}
+    return [(label, text) for label, text in rows if text not in known]
 
 
 def _chunks(rows: Rows, parts: int) -> list[Rows]:

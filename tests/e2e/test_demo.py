@@ -53,16 +53,27 @@ def test_the_demo_tells_the_whole_story(tmp_path: Path) -> None:
     assert len(report["deployments"]) == 1
     assert report["deployments"][0]["image"].startswith("contosomlops.azurecr.io/mlops/")
     gates = [m["gate"] for m in report["models"]]
-    # v3: scrambled labels, failed by its own job on the golden set; v4: registered by hand.
-    assert gates == ["passed", "passed", "failed", None]
+    # v3: more good data, rolled back when its deployment crashed under canary; v4: scrambled
+    # labels, failed by its own job on the golden set; v5: registered by hand.
+    assert gates == ["passed", "passed", "passed", "failed", None]
     phases = [(r["kind"], r["model"].split(":")[1], r["final_phase"]) for r in report["rollouts"]]
     assert sorted(phases) == sorted(
         [
             ("model", "1", "completed"),
             ("model", "2", "completed"),
+            ("model", "3", "rolled_back"),
             ("image", "2", "completed"),
         ]
     )
+    [v3] = [r for r in report["rollouts"] if r["final_phase"] == "rolled_back"]
+    assert v3["path"] == ["deploying", "smoke_testing", "canary", "rolled_back"]
+    # The fault is the demo's, said out loud; the verdict is the canary check's own.
+    injected = "FAULT INJECTED by the demo: SIGKILL to the azmlinfsrv process group of"
+    assert f"{injected} spam-endpoint/{v3['deployment']} (pid " in run.stdout
+    assert "is down: its server crashed (killed by SIGKILL)" in v3["last_note"]
+    assert v3["last_note"].endswith(f"traffic back on {_other(v3['deployment'])}")
+    last = run.stdout.rstrip().splitlines()[-1]  # the demo ends on the rolled-back model
+    assert "explain spam-classifier@3 " in last, last
     labels = [s["label"] for s in report["sample_scores"]]
     assert labels == ["ham", "spam", "ham", "spam"]
     assert all(s["served_by"]["deployment"] == serving for s in report["sample_scores"])
@@ -94,13 +105,29 @@ def _explain_each_upload(home: Path) -> None:
         deployed = not path.startswith("spam-relabelled/")
         spans = {"coalescing", "training", "total"} | ({"rollout"} if deployed else set())
         assert set(story["spans_seconds"]) >= spans, (path, story["spans_seconds"])
+        if path.startswith("spam/batch-3/"):  # v3: deployed, canaried, then rolled back
+            assert actions[-3:] == [
+                "rollout.smoke_testing",
+                "rollout.canary",
+                "rollout.rolled_back",
+            ]
+        else:
+            assert "rollout.rolled_back" not in actions, (path, actions)
     assert finals["spam/batch-1/part-001.tsv"].startswith("spam-endpoint/")
+    assert finals["spam/batch-3/part-001.tsv"].startswith("rolled back: ")
+    assert "its server crashed (killed by SIGKILL)" in finals["spam/batch-3/part-001.tsv"]
+    rolled_back = _mlops(home, "explain", "spam-classifier@3")
+    assert "gate passed" in rolled_back and "rollout.rolled_back" in rolled_back
     # The scrambled drop never reaches an endpoint: its own job's gate failed it.
     assert finals["spam-relabelled/part-001.tsv"].startswith(
-        "not deployed: spam-classifier@3 rejected: gate=failed"
+        "not deployed: spam-classifier@4 rejected: gate=failed"
     )
-    text = _mlops(home, "explain", "spam-classifier@3")
+    text = _mlops(home, "explain", "spam-classifier@4")
     assert "golden accuracy" in text and "rollout" not in text
+
+
+def _other(colour: str) -> str:
+    return "green" if colour == "blue" else "blue"
 
 
 def test_the_demo_runs_on_a_users_own_file(tmp_path: Path) -> None:
@@ -114,6 +141,7 @@ def test_the_demo_runs_on_a_users_own_file(tmp_path: Path) -> None:
     v2 = report["models"][1]
     assert float(v2["accuracy"]) >= 0.98
     assert [r["final_phase"] for r in report["rollouts"]].count("completed") == 3
+    assert "rolled back:" in _mlops(home, "explain", "spam-classifier@3", "--json")
     assert not _our_servers(home)
 
 

@@ -4,13 +4,16 @@
 The local backend cannot run a container image: a deployment records its image (a digest)
 and tells score.py about it through ``MLOPS_SERVING_IMAGE``, but always serves the same
 score.py from this checkout. A recorded deployment whose process is gone (the CLI process
-that started it exited) is restarted on first use.
+that started it exited) is restarted on first use. One whose process this platform started
+died after it was serving has crashed: like a container the platform restarts after a delay,
+it is down until then, and requests to it fail rather than wait for a silent restart.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import signal
 import subprocess
 import threading
 import time
@@ -48,6 +51,7 @@ class LocalEndpoints:
         model_path: Callable[[ModelRef], Path],
         ready_timeout: float,
         request_timeout: float,
+        crash_restart_delay: float = 10.0,
     ) -> None:
         self._ml = ml_dir
         self._db = db
@@ -55,6 +59,9 @@ class LocalEndpoints:
         self._model_path = model_path
         self._ready_timeout = ready_timeout
         self._request_timeout = request_timeout
+        # Kubernetes waits 10 s before it first restarts a container that exited.
+        self._crash_restart_delay = crash_restart_delay
+        self._crashes: dict[tuple[str, str], float] = {}  # when each crash was seen
         self._lock = threading.RLock()
         self._servers: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
         self._random = random.Random()
@@ -196,6 +203,7 @@ class LocalEndpoints:
             for process in self._servers.values():
                 server.stop_process(process)
             self._servers.clear()
+            self._crashes.clear()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -241,6 +249,7 @@ class LocalEndpoints:
         return replace(row, state="creating", error="", pid=pid, port=port)
 
     def _stop(self, endpoint: str, name: str) -> None:
+        self._crashes.pop((endpoint, name), None)
         process = self._servers.pop((endpoint, name), None)
         if process is not None:
             server.stop_process(process)
@@ -266,9 +275,31 @@ class LocalEndpoints:
             if process is not None and row.state == "creating":
                 tail = server.failure_reason(self._log_path(row))
                 return self._update(row, state="failed", error=f"the server exited: {tail}")
+            if process is not None and (down := self._crashed(row, process)) is not None:
+                return down
             log.info("restarting deployment %s/%s (its process is gone)", row.endpoint, row.name)
             restarted = self._start(row)
-            return self._update(restarted, state="creating", pid=restarted.pid, port=restarted.port)
+            return self._update(
+                restarted, state="creating", error="", pid=restarted.pid, port=restarted.port
+            )
+
+    def _crashed(
+        self, row: DeploymentRow, process: subprocess.Popen[bytes]
+    ) -> DeploymentRow | None:
+        """Our own server died while serving: it crashed. The record says so until the
+        restart delay has passed (None: restart it now), so callers see the crash instead of
+        a deployment that went quietly from dead to serving again."""
+        key = (row.endpoint, row.name)
+        if key not in self._crashes:
+            self._crashes[key] = time.monotonic()
+            why = _exit_reason(process.returncode)
+            log.warning("deployment %s/%s crashed (%s)", row.endpoint, row.name, why)
+            delay = f"{self._crash_restart_delay:g}"
+            return self._update(row, error=f"its server crashed ({why}); restart in {delay}s")
+        if time.monotonic() - self._crashes[key] < self._crash_restart_delay:
+            return row
+        del self._crashes[key]
+        return None
 
     def _log_path(self, row: DeploymentRow) -> Path:
         return self._ml / "deployments" / row.endpoint / f"{row.name}.log"
@@ -286,6 +317,9 @@ class LocalEndpoints:
             time.sleep(0.2)
         if row.state != "succeeded":
             raise TransientError(f"{endpoint}/{name} is {row.state}: {row.error}")
+        if (endpoint, name) in self._crashes:  # a caller on Azure gets an error status too
+            self._db.count_request(endpoint, name, error=True, client_error=False)
+            raise TransientError(f"{endpoint}/{name} is down: {row.error}")
         return row
 
     @staticmethod
@@ -298,6 +332,16 @@ class LocalEndpoints:
             state=cast(ProvisioningState, row.state),
             error=row.error,
         )
+
+
+def _exit_reason(returncode: int | None) -> str:
+    """Popen's return code: -N is "killed by signal N"."""
+    if returncode is None or returncode >= 0:
+        return f"exit status {returncode}"
+    try:
+        return f"killed by {signal.Signals(-returncode).name}"
+    except ValueError:
+        return f"killed by signal {-returncode}"
 
 
 def _message(response: requests.Response) -> str:
