@@ -228,8 +228,11 @@ def _follow_job(deps: Deps, report: ReconcileReport, stored: Stored) -> None:
     job = deps.platform.get_job(stored.key)
     if job.status in ("queued", "running"):
         return
+    ended = {**stored.value, "status": job.status}
+    if job.error:  # why it failed, for the training request that asked for it (retrain.py)
+        ended["error"] = job.error[:500]
     try:
-        deps.state.put(JOB, stored.key, {**stored.value, "status": job.status}, etag=stored.etag)
+        deps.state.put(JOB, stored.key, ended, etag=stored.etag)
     except ConcurrencyConflict:
         return  # another reconciler instance got there first
     report.finished[job.name] = job.status

@@ -234,6 +234,7 @@ def test_every_environment_value_read_is_an_output_or_set_by_azd() -> None:
     repo = MAIN.parent.parent
     sources = [*sorted((repo / "infra" / "hooks").iterdir()), repo / "azure-pipelines.yml"]
     sources += sorted((repo / ".github" / "workflows").glob("*.yml"))
+    sources += sorted((repo / "infra" / "pipelines").glob("*.sh"))
     read = {name for path in sources for name in re.findall(READERS, path.read_text())}
     readme = (repo / "README.md").read_text()
     deploy = readme.split("## Deploy to Azure", 1)[1].split("\n## ", 1)[0]

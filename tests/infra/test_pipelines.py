@@ -25,6 +25,9 @@ DEPLOY = REPO / ".github" / "workflows" / "deploy.yml"
 AZURE_PIPELINES = REPO / "azure-pipelines.yml"
 AZURE_YAML = REPO / "azure.yaml"
 PIPELINES = (CI, DEPLOY, AZURE_PIPELINES)
+# The deploying jobs' training step: the app submits the job (tests/integration/host/
+# test_request_training.py runs it against the local host).
+REQUEST_TRAINING = "infra/pipelines/request-training.sh"
 # The interpreter the project runs on in Azure; CI, deploy and make test use the same one.
 PYTHON = "3.13"
 CONDA_FILES = ("train-conda.yml", "inference-conda.yml")
@@ -155,10 +158,22 @@ def test_only_the_deploying_jobs_may_request_an_oidc_token() -> None:
 def test_deploy_signs_in_with_oidc_from_variables() -> None:
     doc = load(DEPLOY)
     for job in _step_jobs(doc):
-        (login,) = [s for s in job["steps"] if s.get("uses", "").startswith("azure/login@")]
-        assert set(login["with"]) == {"client-id", "tenant-id", "subscription-id"}
-        for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID"):
-            assert f"vars.{name}" in " ".join(login["with"].values())
+        logins = [s for s in job["steps"] if s.get("uses", "").startswith("azure/login@")]
+        assert logins
+        for login in logins:
+            assert set(login["with"]) == {"client-id", "tenant-id", "subscription-id"}
+            for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID"):
+                assert f"vars.{name}" in " ".join(login["with"].values())
+
+
+def test_deploy_signs_in_again_right_before_asking_the_app_to_train() -> None:
+    """azd can outlive the first sign-in's OIDC assertion (AADSTS700024, Azure/login#180);
+    the API token is asked for after a fresh sign-in."""
+    for name in ("staging", "production"):
+        steps = load(DEPLOY)["jobs"][name]["steps"]
+        (train,) = [i for i, s in enumerate(steps) if REQUEST_TRAINING in s.get("run", "")]
+        assert steps[train - 1].get("uses", "").startswith("azure/login@")
+        assert steps[train - 1]["with"] == steps[1]["with"]
 
 
 def _step_jobs(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -295,10 +310,17 @@ def _tasks(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _provisions_deploys_and_trains(script: str) -> None:
+    """Provision, deploy, then ask the deployed app to train (never `az ml job create`: the
+    deploy gate refuses a version whose job the app did not submit), with a reason and an
+    Idempotency-Key of this run and attempt, so a retried step never trains twice."""
     assert "azd provision --no-prompt" in script
     assert "azd deploy --no-prompt" in script
-    assert "az ml job create --file training/jobs/train.yml" in script
-    assert script.index("azd provision") < script.index("azd deploy") < script.index("az ml job")
+    assert "az ml job" not in script
+    call = script[script.index(REQUEST_TRAINING) :]
+    assert script.index("azd provision") < script.index("azd deploy") < script.index(call)
+    assert call.split()[1] == '"$DATASET"'
+    attempt = ("github.run_attempt", "System.JobAttempt")
+    assert '"deploy-' in call and any(name in call for name in attempt), call
 
 
 SECRET_PATTERNS = (
@@ -311,7 +333,9 @@ SECRET_PATTERNS = (
 )
 
 
-@pytest.mark.parametrize("path", [*PIPELINES, AZURE_YAML], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [*PIPELINES, AZURE_YAML, REPO / REQUEST_TRAINING], ids=lambda p: p.name
+)
 def test_no_secret_or_credential_in_plain_text(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     for pattern in SECRET_PATTERNS:

@@ -202,7 +202,7 @@ def test_a_failed_job_fails_the_operation(world: World) -> None:
     world.platform.finish_job(world.platform.submitted[-1].name, None, failed=True)
     world.reconcile()
     failed = operation(op).body
-    assert (failed["phase"], failed["error"]) == ("failed", "failed")
+    assert (failed["phase"], failed["error"]) == ("failed", "data invalid")
     assert failed["job"]["status"] == "failed"
 
 
