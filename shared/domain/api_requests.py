@@ -101,10 +101,12 @@ _HIDDEN_CHAR = re.compile(f"[{_HIDDEN}]")
 # bytes each: within the 250-byte segment limit) and leaves out '%' (the code refuses only
 # the encoded separators) and private-use code points (which Azure refuses in blob names).
 # Every name the document allows is accepted; the code accepts a little more, never less.
+# The astral private-use planes are a lookahead: in the negated class, their 131,068 code
+# points made each generated name cost fuzzers (hypothesis) ten times as much.
 DATASET_MAX_CHARS = MAX_SEGMENT_BYTES // 4
-_PRIVATE_USE = ((0xE000, 0xF8FF), (0xF0000, 0xFFFFD), (0x100000, 0x10FFFD))
-_NOT_IN_DATASET = rf"/\\%{_HIDDEN}{_char_class(_PRIVATE_USE)}"
-DATASET_PATTERN = f"^[^{_NOT_IN_DATASET}]*[^{_NOT_IN_DATASET}.]$"
+_NOT_IN_DATASET = rf"/\\%{_HIDDEN}{_char_class(((0xE000, 0xF8FF),))}"
+_ASTRAL_PRIVATE_USE = _char_class(((0xF0000, 0x10FFFF),))
+DATASET_PATTERN = f"^(?!.*[{_ASTRAL_PRIVATE_USE}])[^{_NOT_IN_DATASET}]*[^{_NOT_IN_DATASET}.]$"
 
 
 @dataclass(frozen=True)
