@@ -9,12 +9,15 @@ from typing import Any
 
 import pytest
 
+from shared.domain.audit import ChainReport
 from shared.domain.models import ModelRef
 from shared.explain import explain
 from shared.services.data import WINDOW
 from shared.services.reconciler import JOB
 from shared.services.retrain import TRAIN_REQUEST
+from shared.status import build_status
 from tests.conftest import World, model_registered
+from tests.integration.test_status import Events, Trail
 from tests.unit.test_api_helpers import (
     ALICE_OID,
     BOB,
@@ -132,6 +135,19 @@ def test_every_record_of_the_request_tells_one_story(world: World) -> None:
     # The job's records carry the operation id: `mlops explain tr-...` follows them.
     assert asked.correlation_id == submitted.correlation_id == op
     assert submitted.details["window_id"] == asked.details["window_id"]
+
+
+def test_mlops_status_shows_the_requested_window_then_its_job(world: World) -> None:
+    trained_once(world, "spam/part-1.csv")
+    op = train().body["operation_id"]
+    report = build_status(world.deps, Events(), Trail(world.audit), ChainReport(True, 0))
+    [window] = report["open_windows"]
+    assert (window["operation_id"], window["requested_by"]) == (op, f"user:{ALICE_OID}")
+    assert window["due"] == world.clock.now().isoformat("T", "seconds")
+    world.reconcile()
+    report = build_status(world.deps, Events(), Trail(world.audit), ChainReport(True, 0))
+    assert report["open_windows"] == []
+    assert report["running_jobs"] == [world.platform.submitted[-1].name]
 
 
 def test_an_open_window_is_reused_and_made_due_now(world: World) -> None:
