@@ -222,8 +222,8 @@ class _Story:
         pid = self.backend.platform.deployment_stats(endpoint, rollout.colour)["pid"]
         self.say(
             f"  FAULT INJECTED by the demo: SIGKILL to the azmlinfsrv process group of"
-            f" {endpoint}/{rollout.colour} (pid {pid}, serving {rollout.model} to"
-            f" {self.settings.canary_percent}% of traffic)"
+            f" {endpoint}/{rollout.colour} (pid {pid}: {rollout.model},"
+            f" {self.settings.canary_percent}% canary)"
         )
         os.killpg(pid, signal.SIGKILL)
         self.crashed = rollout.colour
