@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # annotations only: settings and adapters are imported when f
     from shared.adapters.azure.audit_sink import AzureAuditSink
     from shared.adapters.local.audit_sink import SqliteAuditSink
     from shared.adapters.local.blob_store import LocalBlobStore
+    from shared.adapters.local.container_registry import LocalContainerRegistry
     from shared.adapters.local.ml_platform import LocalMLPlatform
     from shared.adapters.local.secret_store import EnvFileSecretStore
     from shared.domain.audit import ChainKey
@@ -43,6 +44,7 @@ class LocalBackend:
     platform: LocalMLPlatform
     audit: SqliteAuditSink
     events: LocalEventGrid
+    registry: LocalContainerRegistry  # the demo pushes serving images here
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -73,6 +75,7 @@ def install(new: Deps | None) -> None:
 def build_local(settings: Settings) -> LocalBackend:
     """The local backend under ``settings.home``: real SQLite, MLflow and azmlinfsrv."""
     from shared.adapters.local.clock import SystemClock
+    from shared.adapters.local.container_registry import LocalContainerRegistry
     from shared.adapters.local.ml_platform import LocalMLPlatform
     from shared.adapters.local.private_files import private_home
     from shared.adapters.local.secret_store import EnvFileSecretStore
@@ -94,6 +97,7 @@ def build_local(settings: Settings) -> LocalBackend:
     state = SqliteStateStore(home / "state.db")
     secrets = EnvFileSecretStore(home / "secrets.json")
     audit = local_audit_sink(settings, clock, secrets=secrets, anchor=state)
+    registry = LocalContainerRegistry(home / "registry")
     built = Deps(
         settings=settings,
         platform=platform,
@@ -103,8 +107,9 @@ def build_local(settings: Settings) -> LocalBackend:
         audit=audit,
         clock=clock,
         smoke_set=load_smoke_set(settings.smoke_set),
+        registry=registry,
     )
-    return LocalBackend(built, blobs, platform, audit, events, [platform.close])
+    return LocalBackend(built, blobs, platform, audit, events, registry, [platform.close])
 
 
 @dataclass
@@ -125,6 +130,7 @@ def build_azure(
     if absent. Tests pass their own credentials and SDK options (e.g. a transport)."""
     from shared.adapters.azure.audit_sink import AzureAuditSink, logs_client
     from shared.adapters.azure.blob_store import AzureBlobStore
+    from shared.adapters.azure.container_registry import AzureContainerRegistry
     from shared.adapters.azure.credential import process_credential
     from shared.adapters.azure.ml_platform import AzureMLConfig, AzureMLPlatform
     from shared.adapters.azure.secret_store import KeyVaultSecretStore
@@ -162,6 +168,8 @@ def build_azure(
         audit=audit,
         clock=clock,
         smoke_set=load_smoke_set(settings.smoke_set),
+        # The allow-listed registries only: the app's token is never sent where an event says.
+        registry=AzureContainerRegistry(settings.allowed_registries, identity, **options),
     )
     return AzureBackend(built, audit, identity)
 

@@ -8,6 +8,7 @@ event), or raises a more specific error documented on the method.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -37,6 +38,11 @@ class ConcurrencyConflict(Exception):
     """A compare-and-set lost: the stored document changed (or already exists)."""
 
 
+class AccessDenied(Exception):
+    """The app's own identity may not read the resource (HTTP 401/403): a role assignment is
+    missing. Says nothing about the event, so the event is neither accepted nor rejected."""
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
@@ -50,6 +56,30 @@ class BlobStore(Protocol):
 
     def read_head(self, url: str, max_bytes: int) -> bytes:
         """The first ``max_bytes`` bytes of the blob (a bounded range read)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """An image manifest as the registry describes it (never as an event claims it)."""
+
+    registry: str  # the login server host, lower case
+    repository: str
+    digest: str  # sha256:<64 hex>, as the registry names it
+    created: str  # ISO 8601 as the registry reports it; "" when it does not
+    size: int | None  # bytes, when the registry reports it
+
+    @property
+    def image(self) -> str:
+        return f"{self.registry}/{self.repository}@{self.digest}"
+
+
+class ContainerRegistry(Protocol):
+    def manifest(self, registry: str, repository: str, digest: str) -> Manifest:
+        """The manifest ``digest`` of ``repository`` in ``registry`` (a login server host).
+        Raises NotFound when the registry holds no such manifest in that repository,
+        ValueError for a registry or name the adapter refuses before asking, AccessDenied
+        when the app's identity may not read it, TransientError otherwise."""
         ...
 
 

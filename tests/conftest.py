@@ -17,7 +17,13 @@ from shared.ports import NotFound
 from shared.services.deps import Deps
 from shared.settings import Settings
 from tests.fake_platform import FakeMLPlatform
-from tests.fakes import FakeClock, InMemoryBlobStore, InMemoryStateStore, RecordingAuditSink
+from tests.fakes import (
+    FakeClock,
+    InMemoryBlobStore,
+    InMemoryContainerRegistry,
+    InMemoryStateStore,
+    RecordingAuditSink,
+)
 
 pytest_plugins = ["tests.azurite"]  # the session-wide Azurite fixture
 
@@ -59,6 +65,12 @@ class World:
         self, blob_path: str, data: bytes = GOOD_CSV, content_type: str = "text/csv"
     ) -> dict[str, Any]:
         return topics.blob_created(STORAGE_TOPIC, self.blobs.put(blob_path, data, content_type))
+
+    @property
+    def registry(self) -> InMemoryContainerRegistry:
+        """The fake registry the services ask (push an image there before its event)."""
+        assert isinstance(self.deps.registry, InMemoryContainerRegistry)
+        return self.deps.registry
 
     def reconcile(self) -> None:
         from azure.functions.timer import TimerRequest
@@ -119,7 +131,8 @@ def world() -> Iterator[World]:
         InMemoryBlobStore(ACCOUNT),
     )
     platform.app_state = state  # add_model's jobs are ones this app submitted
-    deps = Deps(settings, platform, blobs, state, NoSecrets(), audit, clock, smoke)
+    registry = InMemoryContainerRegistry(clock)
+    deps = Deps(settings, platform, blobs, state, NoSecrets(), audit, clock, smoke, registry)
     bootstrap.install(deps)
     yield World(deps, platform, state, audit, blobs, clock)
     bootstrap.install(None)

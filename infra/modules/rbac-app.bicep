@@ -244,6 +244,21 @@ resource fnHostStorageTables 'Microsoft.Authorization/roleAssignments@2022-04-01
   }
 }
 
+// An ImagePushed event is only a claim: before a rollout the app reads that digest's manifest
+// from the registry (shared/adapters/azure/container_registry.py). AcrPull is the built-in
+// role Learn recommends for reading images, tags and manifests on a registry in "RBAC Registry
+// Permissions" mode, with no control-plane or write rights ("Azure Container Registry Entra
+// permissions and role assignments overview"); on this one registry only.
+resource fnRegistryReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(registry.id, functionPrincipalId, roles.acrPull)
+  scope: registry
+  properties: {
+    principalId: functionPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.acrPull)
+  }
+}
+
 // Creating an online endpoint that runs as the endpoint identity is an "assign" of that
 // identity: Managed Identity Operator on that one identity, not on the resource group.
 resource fnAssignEndpointIdentity 'Microsoft.Authorization/roleAssignments@2022-04-01' = {

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared.ports import AuditSink, BlobStore, Clock, MLPlatform, SecretStore, StateStore
+from shared.ports import (
+    AuditSink,
+    BlobStore,
+    Clock,
+    ContainerRegistry,
+    MLPlatform,
+    SecretStore,
+    StateStore,
+)
 
 if TYPE_CHECKING:  # pydantic costs ~80 ms: load it on the first invocation, not at import
     from shared.settings import Settings
@@ -21,3 +29,4 @@ class Deps:
     audit: AuditSink
     clock: Clock
     smoke_set: tuple[tuple[str, str], ...]  # (label, text) the smoke test and canary score
+    registry: ContainerRegistry  # what the serving images' registry holds, by digest

@@ -17,9 +17,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from http import HTTPStatus
 from typing import Any, cast
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
@@ -193,6 +194,9 @@ def _body_of(request: Any) -> bytes | None:
         return data
     if isinstance(data, str):
         return data.encode()
+    if isinstance(data, Mapping):  # form fields, as the requests transport encodes them
+        fields = [(k, v.value if isinstance(v, Enum) else v) for k, v in data.items()]
+        return urlencode([(k, v) for k, v in fields if v is not None]).encode()
     if hasattr(data, "read") and hasattr(data, "seek"):
         start = data.tell()
         raw = data.read()

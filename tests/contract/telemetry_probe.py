@@ -30,7 +30,7 @@ from shared.services.deps import Deps
 from shared.settings import Settings
 from tests.azurite import ACCOUNT, ACCOUNT_KEY
 from tests.fake_platform import FakeMLPlatform
-from tests.fakes import TEST_CHAIN_KEY, InMemoryBlobStore
+from tests.fakes import TEST_CHAIN_KEY, InMemoryBlobStore, InMemoryContainerRegistry
 
 
 class WorkerHandler(logging.Handler):
@@ -81,6 +81,7 @@ def main() -> None:
             audit,
             SystemClock(),
             smoke,
+            InMemoryContainerRegistry(),
         )
     )
     event_id = sys.argv[1]

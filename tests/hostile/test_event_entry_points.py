@@ -100,6 +100,7 @@ def test_a_version_number_is_taken(world: World, version: Any) -> None:
 
 
 def serve_version_1(world: World) -> None:
+    world.registry.push("contosomlops.azurecr.io", "mlops/sklearn-serving", digest=DIGEST)
     world.platform.add_model(MODEL, "1", GOOD)
     world.deliver("on_model_registered", model_registered(MODEL, "1", {"gate": "passed"}))
     for _ in range(5):

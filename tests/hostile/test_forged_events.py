@@ -25,7 +25,13 @@ from shared.services.idempotency import KIND as HANDLED
 from shared.settings import Settings
 from tests.conftest import ACCOUNT, NoSecrets, World
 from tests.fake_platform import FakeMLPlatform
-from tests.fakes import FakeClock, InMemoryBlobStore, InMemoryStateStore, RecordingAuditSink
+from tests.fakes import (
+    FakeClock,
+    InMemoryBlobStore,
+    InMemoryContainerRegistry,
+    InMemoryStateStore,
+    RecordingAuditSink,
+)
 
 PATH = "spam/invoices.csv"
 LIES: dict[str, tuple[str, Any]] = {  # claim -> (field in data, a false value)
@@ -150,7 +156,8 @@ def fresh_world() -> Iterator[World]:
     smoke = load_smoke_set(REPO_ROOT / "shared" / "smoke_set.tsv")
     platform, state = FakeMLPlatform(smoke), InMemoryStateStore()
     audit, blobs = RecordingAuditSink(clock), InMemoryBlobStore(ACCOUNT)
-    deps = Deps(settings_, platform, blobs, state, NoSecrets(), audit, clock, smoke)
+    registry = InMemoryContainerRegistry(clock)
+    deps = Deps(settings_, platform, blobs, state, NoSecrets(), audit, clock, smoke, registry)
     bootstrap.install(deps)
     try:
         yield World(deps, platform, state, audit, blobs, clock)

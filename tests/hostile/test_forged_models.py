@@ -30,7 +30,13 @@ from shared.services.rollouts import ROLLOUT
 from shared.settings import Settings
 from tests.conftest import ACCOUNT, NoSecrets, World, model_registered
 from tests.fake_platform import GOOD_TAGS, FakeMLPlatform
-from tests.fakes import FakeClock, InMemoryBlobStore, InMemoryStateStore, RecordingAuditSink
+from tests.fakes import (
+    FakeClock,
+    InMemoryBlobStore,
+    InMemoryContainerRegistry,
+    InMemoryStateStore,
+    RecordingAuditSink,
+)
 from tests.unit.test_api_helpers import call
 
 MODEL = "spam-classifier"
@@ -103,6 +109,7 @@ def fresh_world() -> Iterator[World]:
         audit,
         clock,
         smoke,
+        InMemoryContainerRegistry(clock),
     )
     bootstrap.install(deps)
     try:

@@ -31,7 +31,13 @@ from shared.services.models import check_gate
 from shared.services.reconciler import JOB
 from shared.settings import Settings
 from tests.conftest import NoSecrets, model_registered
-from tests.fakes import FakeClock, InMemoryBlobStore, InMemoryStateStore, RecordingAuditSink
+from tests.fakes import (
+    FakeClock,
+    InMemoryBlobStore,
+    InMemoryContainerRegistry,
+    InMemoryStateStore,
+    RecordingAuditSink,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -99,6 +105,7 @@ def deps(trained: Trained) -> Iterator[Deps]:
         RecordingAuditSink(clock),
         clock,
         smoke,
+        InMemoryContainerRegistry(clock),
     )
     bootstrap.install(built)
     yield built

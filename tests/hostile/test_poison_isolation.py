@@ -343,6 +343,7 @@ def local_world(world: World, tmp_path: Path) -> Iterator[tuple[World, LocalBlob
         world.audit,
         world.clock,
         world.deps.smoke_set,
+        world.deps.registry,
     )
     bootstrap.install(deps)
     local = World(deps, world.platform, deps.state, world.audit, world.blobs, world.clock)  # type: ignore[arg-type]

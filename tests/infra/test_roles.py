@@ -70,6 +70,12 @@ ALLOWED: dict[tuple[str, str, str, str], str] = {
     ("rbac-app.bicep", "functionPrincipalId", "managedIdentityOperator", "endpointIdentity"): (
         "Microsoft.ManagedIdentity/userAssignedIdentities"
     ),
+    # An ImagePushed event is checked against the registry before a rollout: AcrPull reads
+    # manifests and nothing else (Learn "Azure Container Registry Entra permissions and role
+    # assignments overview").
+    ("rbac-app.bicep", "functionPrincipalId", "acrPull", "registry"): (
+        "Microsoft.ContainerRegistry/registries"
+    ),
     # The endpoint identity: AcrPull and Storage Blob Data Reader on the workspace's default
     # datastore (Learn "Access Azure resources from an online endpoint"), Reader not
     # Contributor.

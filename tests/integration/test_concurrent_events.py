@@ -29,6 +29,7 @@ def test_parallel_and_repeated_deliveries_start_one_job(world: World, tmp_path: 
         SqliteAuditSink(tmp_path / "audit.db", world.clock),
         world.clock,
         world.deps.smoke_set,
+        world.deps.registry,
     )
     bootstrap.install(deps)
     events = [

@@ -209,6 +209,7 @@ def test_a_newer_model_supersedes_an_active_rollout(world: World) -> None:
 def test_an_allow_listed_image_by_digest_rolls_the_serving_model_forward(world: World) -> None:
     register(world, "1")
     settle(world)
+    world.registry.push("contosomlops.azurecr.io", "mlops/sklearn-serving", digest=DIGEST)
     world.deliver(
         "on_image_pushed",
         topics.image_pushed(
@@ -245,6 +246,7 @@ def test_images_off_the_allow_list_or_by_tag_are_rejected(
 
 
 def test_an_image_before_any_model_is_rejected(world: World) -> None:
+    world.registry.push("contosomlops.azurecr.io", "mlops/sklearn-serving", digest=DIGEST)
     world.deliver(
         "on_image_pushed",
         topics.image_pushed(
