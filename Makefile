@@ -55,7 +55,7 @@ CHROMIUM ?= /usr/bin/chromium
 .PHONY: help tools demo test lint audit lock bench clean FORCE
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 # The runtime part is the hash-checked lock, as Azure installs it; the dev packages come on top,
 # constrained to the lock's versions (the lock without its hashes: a hash in a constraints file
