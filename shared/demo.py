@@ -140,6 +140,7 @@ class _Story:
             self.settle()
             self.push_image("untrusted.example.io", "mlops/sklearn-serving")
             self.push_image(registry, "mlops/experimental")  # routed, not allow-listed
+            self.push_image(registry, self.settings.allowed_repositories[0], forged=True)
             self.settle()
         with self.step("9. Scoring through the endpoint (traffic-weighted routing)"):
             self.score()
@@ -193,9 +194,15 @@ class _Story:
         self.backend.events.publish(event)
         self.pump()
 
-    def push_image(self, registry: str, repository: str) -> None:
-        digest = "sha256:" + hashlib.sha256(f"{registry}/{repository}".encode()).hexdigest()
-        self.say(f"  push {registry}/{repository}@{digest[:19]}…")
+    def push_image(self, registry: str, repository: str, *, forged: bool = False) -> None:
+        """Push a manifest to the local registry, then publish its event; ``forged`` only
+        publishes an event, for a digest nobody pushed (the app asks the registry first)."""
+        if forged:
+            digest = "sha256:" + hashlib.sha256(b"never pushed").hexdigest()
+            self.say(f"  forged event: {registry}/{repository}@{digest[:19]}…, never pushed")
+        else:
+            digest = self.backend.registry.push(registry, repository).digest
+            self.say(f"  push {registry}/{repository}@{digest[:19]}…")
         self.publish(
             topics.image_pushed(self.acr_topic, registry, repository, digest=digest, tag="1.4.2")
         )
