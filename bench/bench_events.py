@@ -17,7 +17,7 @@ sys.path.insert(0, str(REPO))
 
 from shared import bootstrap  # noqa: E402
 from shared.bootstrap import local_topic  # noqa: E402
-from shared.localhost import eventgrid, topics  # noqa: E402
+from shared.localhost import delivery, topics  # noqa: E402
 from shared.services.data import WINDOW  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
@@ -42,14 +42,14 @@ def main() -> dict[str, Any]:
                 )
                 for i in range(EVENTS)
             ]
-            eventgrid.invoke("on_blob_created", events[0])  # warm up: open connections
+            delivery.invoke("on_blob_created", events[0])  # warm up: open connections
             started = time.perf_counter()
             for event in events[1:]:
-                eventgrid.invoke("on_blob_created", event)
+                delivery.invoke("on_blob_created", event)
             elapsed = time.perf_counter() - started
             redelivered = time.perf_counter()
             for event in events[:200]:
-                eventgrid.invoke("on_blob_created", event)
+                delivery.invoke("on_blob_created", event)
             duplicate_rate = 200 / (time.perf_counter() - redelivered)
             window = backend.deps.state.get(WINDOW, "spam")
             return {

@@ -30,6 +30,7 @@ from shared.domain.audit import AuditRecord
 from shared.domain.models import BlobProperties
 from shared.domain.rollout import Phase, Rollout
 from shared.localhost import topics
+from shared.localhost.delivery import invoke
 from shared.localhost.functions_registry import user_function
 from shared.progress import Progress, Step, for_stream
 from shared.report import build_report
@@ -236,7 +237,7 @@ class _Story:
         self.crashed = rollout.colour
 
     def pump(self) -> None:
-        self.backend.events.pump()
+        self.backend.events.pump(invoke)
         self.tail()
 
     def tail(self) -> None:

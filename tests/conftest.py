@@ -12,7 +12,7 @@ import pytest
 
 from shared import bootstrap
 from shared.bootstrap import REPO_ROOT, load_smoke_set
-from shared.localhost import eventgrid, topics
+from shared.localhost import delivery, topics
 from shared.ports import NotFound
 from shared.services.deps import Deps
 from shared.settings import Settings
@@ -59,7 +59,7 @@ class World:
 
     def deliver(self, function: str, event: dict[str, Any]) -> None:
         """Hand one event to a function registered in function_app, as the host does."""
-        eventgrid.invoke(function, event)
+        delivery.invoke(function, event)
 
     def upload(
         self, blob_path: str, data: bytes = GOOD_CSV, content_type: str = "text/csv"

@@ -15,12 +15,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import azure.functions as func
-from azure.functions.eventgrid import EventGridEventInConverter
-from azure.functions.meta import Datum
-
-from shared.localhost.functions_registry import call, user_function
-
 log = logging.getLogger("mlops.eventgrid")
 
 ROUTING_FILE = Path(__file__).resolve().parents[2] / "infra" / "event-routing.json"
@@ -65,25 +59,6 @@ def load_routing(path: Path = ROUTING_FILE) -> tuple[Subscription, ...]:
     )
 
 
-def to_trigger_event(raw: Mapping[str, Any]) -> func.EventGridEvent | func.CloudEvent:
-    """What the Python worker hands an Event Grid trigger: the event's JSON through the
-    library's own trigger converter, so a CloudEvent arrives as ``func.CloudEvent`` with its
-    specversion and extension attributes (``data_base64`` among them), as in Azure. Like the
-    worker, it raises on a time it cannot read (the invocation fails and is retried)."""
-    decoded = EventGridEventInConverter.decode(Datum(json.dumps(raw), "json"), trigger_metadata={})
-    if not isinstance(decoded, func.EventGridEvent | func.CloudEvent):
-        raise TypeError("the trigger converter returned neither event type")
-    return decoded
-
-
-def invoke(
-    function: str, raw: Mapping[str, Any], functions: Mapping[str, Any] | None = None
-) -> None:
-    """Call one Event Grid function with one event, as the host would. Raises what it raises
-    (KeyError first if ``function`` is not an Event Grid function of the app)."""
-    call(user_function(function, "eventGridTrigger", functions), to_trigger_event(raw))
-
-
 class LocalEventGrid:
     """Pending deliveries in SQLite: survives a crash of the process, like the real service."""
 
@@ -125,10 +100,11 @@ class LocalEventGrid:
             row = db.execute("SELECT COUNT(*) FROM delivery WHERE status = 'pending'").fetchone()
         return int(row[0])
 
-    def pump(self, deliver: Callable[[str, Mapping[str, Any]], None] = invoke) -> int:
+    def pump(self, deliver: Callable[[str, Mapping[str, Any]], None]) -> int:
         """Deliver every due event once; returns how many were delivered successfully.
-        ``deliver(function, event)`` raises on failure: in process by default, or over HTTP
-        to a running host's webhook (``mlops serve``)."""
+        ``deliver(function, event)`` raises on failure: in process
+        (``shared.localhost.delivery.invoke``), or over HTTP to a running host's webhook
+        (``mlops serve``). Injected, so the routing and retry store never imports the app."""
         with self._lock, self._db() as db:
             due = db.execute(
                 "SELECT seq, subscription, function, event, attempts FROM delivery"

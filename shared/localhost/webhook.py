@@ -28,7 +28,7 @@ from shared.domain.events import (
     parse_batch,
     parse_event,
 )
-from shared.localhost.eventgrid import invoke
+from shared.localhost.delivery import invoke
 from shared.localhost.functions_registry import user_function
 from shared.localhost.host_keys import HostKeys, matches_any
 from shared.localhost.messages import Head, Prepared, Reply, presented_keys

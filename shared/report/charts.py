@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from shared.report import svg
+import shared.report.svg as svg
 from shared.report.data import DECISIONS, METRICS, ModelVersionPoint, RolloutLane
 from shared.report.svg import Frame, Linear
 

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import shared.report.charts as charts
 from shared.domain.audit import OUTCOMES, ChainReport
-from shared.report import charts
 from shared.report.data import DECISIONS, IN_PROGRESS, TABLE_METRICS, ReportData, RolloutLane
 from shared.report.style import CSS
 from shared.report.svg import clip, duration, esc

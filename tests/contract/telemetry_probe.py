@@ -25,7 +25,7 @@ from shared.adapters.azure.audit_sink import AzureAuditSink, logs_client
 from shared.adapters.azure.credential import process_credential
 from shared.adapters.azure.state_store import AzureStateStore, open_table
 from shared.adapters.local.clock import SystemClock
-from shared.localhost import eventgrid
+from shared.localhost import delivery
 from shared.services.deps import Deps
 from shared.settings import Settings
 from tests.azurite import ACCOUNT, ACCOUNT_KEY
@@ -85,7 +85,7 @@ def main() -> None:
         )
     )
     event_id = sys.argv[1]
-    eventgrid.invoke(
+    delivery.invoke(
         "on_blob_created",
         {
             "id": event_id,

@@ -20,7 +20,7 @@ from azure.storage.blob import ContainerClient, ContentSettings
 from shared import bootstrap
 from shared.domain.audit import from_table_row
 from shared.domain.audit_verify import verify_chain
-from shared.localhost import eventgrid, topics
+from shared.localhost import delivery, topics
 from shared.localhost.functions_registry import user_function
 from shared.settings import Settings
 from tests.azurite import Azurite
@@ -208,7 +208,7 @@ def test_data_to_job_to_model_to_rollout_on_the_azure_backend(
     )
     blob.upload_blob("spam/a.csv", GOOD_CSV, content_settings=ContentSettings("text/csv"))
     props = world.backend.deps.blobs.properties(url)
-    eventgrid.invoke("on_blob_created", topics.blob_created(STORAGE_TOPIC, props))
+    delivery.invoke("on_blob_created", topics.blob_created(STORAGE_TOPIC, props))
     assert world.actions() == [("data.received", "accepted")]
 
     # 2. The window is quiet: the reconciler submits one training job to Azure ML.
@@ -251,7 +251,7 @@ def test_data_to_job_to_model_to_rollout_on_the_azure_backend(
     assert ("training.completed", "succeeded") in world.actions()
 
     # 4. The gate passes and the rollout starts: endpoint created, blue deployment begun.
-    eventgrid.invoke("on_model_registered", model_registered("spam-classifier", "1", GATE))
+    delivery.invoke("on_model_registered", model_registered("spam-classifier", "1", GATE))
     actions = world.actions()
     assert ("model.registered", "accepted") in actions
     assert ("rollout.deploying", "accepted") in actions

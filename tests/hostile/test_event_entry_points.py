@@ -14,7 +14,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from shared.localhost import eventgrid, topics
+from shared.localhost import delivery, topics
 from shared.services.rollouts import ROLLOUT
 from tests.conftest import ACR_TOPIC, World, model_registered, to_cloud
 
@@ -25,9 +25,9 @@ GOOD = {"gate": "passed", "gate_reason": "first model", "accuracy": "0.99", "f1"
 
 def test_the_function_gets_what_the_worker_gives_it(world: World) -> None:
     cloud = to_cloud(world.upload("spam/a.csv"))
-    assert isinstance(eventgrid.to_trigger_event(cloud), func.CloudEvent)
+    assert isinstance(delivery.to_trigger_event(cloud), func.CloudEvent)
     grid = world.upload("spam/b.csv")
-    assert isinstance(eventgrid.to_trigger_event(grid), func.EventGridEvent)
+    assert isinstance(delivery.to_trigger_event(grid), func.EventGridEvent)
     world.deliver("on_blob_created", cloud)
     world.deliver("on_blob_created", grid)
     assert world.outcomes("data.received") == ["accepted", "accepted"]

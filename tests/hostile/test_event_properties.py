@@ -22,7 +22,7 @@ from functions.event_handling import as_raw_event
 from shared.domain.errors import Rejected
 from shared.domain.events import ImagePushed, parse_batch, parse_event
 from shared.domain.untrusted_json import MAX_DEPTH, loads
-from shared.localhost.eventgrid import to_trigger_event
+from shared.localhost.delivery import to_trigger_event
 from tests.conftest import to_cloud
 from tests.unit.test_events import BLOB_EG, IMAGE_CE, MODEL_CE, VALIDATION_EG
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from shared import bootstrap
 from shared.bootstrap import REPO_ROOT, load_smoke_set
-from shared.localhost import eventgrid, topics
+from shared.localhost import delivery, topics
 from shared.ports import AccessDenied, Manifest, TransientError
 from shared.services.deps import Deps
 from shared.services.idempotency import KIND as HANDLED
@@ -114,7 +114,7 @@ def test_a_digest_never_pushed_starts_nothing_and_is_remembered_nowhere(serving:
     handled_before = len(serving.state.list(HANDLED))
     forged = digest_of("never pushed")
     event = pushed(forged, event_id="forged-1")
-    assert isinstance(eventgrid.to_trigger_event(event), func.EventGridEvent)
+    assert isinstance(delivery.to_trigger_event(event), func.EventGridEvent)
     serving.deliver("on_image_pushed", event)  # acknowledged: Event Grid does not retry it
 
     [entry] = [e for e in serving.audit.entries if e.action == "image.pushed"]

@@ -24,7 +24,7 @@ from shared.adapters.local.ml_platform import LocalMLPlatform
 from shared.bootstrap import REPO_ROOT, load_smoke_set
 from shared.domain.errors import Rejected
 from shared.domain.models import TrainingJobRequest
-from shared.localhost import eventgrid
+from shared.localhost import delivery
 from shared.ports import NotFound
 from shared.services.deps import Deps
 from shared.services.models import check_gate
@@ -113,7 +113,7 @@ def deps(trained: Trained) -> Iterator[Deps]:
 
 
 def refused(deps: Deps, version: str, tags: dict[str, str] | None = None) -> str:
-    eventgrid.invoke("on_model_registered", model_registered(MODEL, version, tags or PERFECT))
+    delivery.invoke("on_model_registered", model_registered(MODEL, version, tags or PERFECT))
     audit = deps.audit
     assert isinstance(audit, RecordingAuditSink)
     [entry] = [e for e in audit.entries if e.action == "model.registered"]

@@ -36,7 +36,8 @@ from shared.domain.audit import (
     stored_text,
 )
 from shared.domain.audit_verify import verify_chain
-from shared.localhost import eventgrid
+from shared.localhost import delivery
+from shared.localhost.delivery import invoke
 from shared.settings import Settings
 from tests.azurite import Azurite
 from tests.conftest import model_registered, to_cloud
@@ -187,7 +188,7 @@ def test_the_function_refuses_audits_and_returns(
     field = _spoil(event, path)
     before = len(backend.audit.records())
 
-    eventgrid.invoke(function, event)  # returns: nothing for Event Grid to retry
+    delivery.invoke(function, event)  # returns: nothing for Event Grid to retry
 
     (record,) = backend.audit.records()[before:]
     assert (record.action, record.outcome) == ("event.received", "rejected")
@@ -205,7 +206,7 @@ def test_a_poisoned_delivery_is_delivered_once_and_never_dead_lettered(
     event = _blob_event(backend.deps.settings, 900)
     _spoil(event, ("subject",))
     backend.events.publish(copy.deepcopy(event))
-    assert backend.events.pump() == 1
+    assert backend.events.pump(invoke) == 1
     assert backend.events.pending() == 0 and list(backend.events.dead_letters()) == []
     assert backend.audit.records()[-1].correlation_id == event["id"]
 

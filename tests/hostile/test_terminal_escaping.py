@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from shared import bootstrap
 from shared.bootstrap import REPO_ROOT, build_local, local_topic
 from shared.domain.text import neutralise
-from shared.localhost import eventgrid
+from shared.localhost import delivery
 from shared.settings import Settings
 from tests.conftest import model_registered
 from tests.unit.test_api_helpers import call, principal_header
@@ -168,15 +168,15 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     bootstrap.install(backend.deps)
     try:
         for index, text in enumerate(HOSTILE):
-            eventgrid.invoke("on_blob_created", _blob_event(settings, text, index))
+            delivery.invoke("on_blob_created", _blob_event(settings, text, index))
         malformed = _blob_event(settings, HOSTILE[0], 99)
         malformed["data"]["contentLength"] = "lots"  # refused by the parser: event.received
         malformed["subject"] += HOSTILE[5]
-        eventgrid.invoke("on_blob_created", malformed)
+        delivery.invoke("on_blob_created", malformed)
         version = _registry_version(backend, settings, home)
         event = model_registered(settings.model_name, version)
         event["id"] = "evil-model-\x1b[2J\u202e"
-        eventgrid.invoke("on_model_registered", event)
+        delivery.invoke("on_model_registered", event)
         for text in HOSTILE[-3:]:  # names lose control characters at the door; markup stays
             reader = principal_header(name=f"mallory {text}", roles=("MLOps.Reader",))
             body = {"model": settings.model_name, "version": "1", "reason": "hostile name"}

@@ -9,7 +9,7 @@ from shared import bootstrap
 from shared.adapters.local.audit_sink import SqliteAuditSink
 from shared.adapters.local.blob_store import LocalBlobStore
 from shared.adapters.local.state_store import SqliteStateStore
-from shared.localhost import eventgrid, topics
+from shared.localhost import delivery, topics
 from shared.services.data import WINDOW
 from shared.services.deps import Deps
 from shared.services.reconciler import reconcile
@@ -37,7 +37,7 @@ def test_parallel_and_repeated_deliveries_start_one_job(world: World, tmp_path: 
         for i in range(120)
     ]
     with ThreadPoolExecutor(max_workers=8) as pool:  # each event delivered twice, in parallel
-        list(pool.map(lambda e: eventgrid.invoke("on_blob_created", e), events + events))
+        list(pool.map(lambda e: delivery.invoke("on_blob_created", e), events + events))
 
     window = deps.state.get(WINDOW, "spam")
     assert window is not None and window.value["blobs"] == 120

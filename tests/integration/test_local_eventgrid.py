@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from shared.localhost.delivery import invoke
 from shared.localhost.eventgrid import LocalEventGrid, load_routing
 from shared.localhost.functions_registry import registered
 from tests.conftest import World, model_registered, to_cloud
@@ -25,7 +26,7 @@ def test_routing_names_exactly_the_event_grid_functions_of_the_app() -> None:
 def test_an_event_is_delivered_to_its_function(world: World, tmp_path: Path) -> None:
     events = grid(tmp_path)
     events.publish(world.upload("spam/part-1.csv"))
-    assert events.pump() == 1
+    assert events.pump(invoke) == 1
     assert events.pending() == 0
     assert world.outcomes("data.received") == ["accepted"]
 
@@ -47,7 +48,7 @@ def test_blob_events_from_other_apis_or_containers_are_filtered_out(
 def test_a_cloudevents_event_is_delivered_too(world: World, tmp_path: Path) -> None:
     events = grid(tmp_path)
     events.publish(to_cloud(world.upload("spam/part-1.csv")))
-    assert events.pump() == 1
+    assert events.pump(invoke) == 1
     assert world.outcomes("data.received") == ["accepted"]
 
 
@@ -56,7 +57,7 @@ def test_a_failing_delivery_is_retried_then_dead_lettered(world: World, tmp_path
     event = model_registered("spam-classifier", "9")  # not in the registry: transient error
     events.publish(event)
     for _ in range(3):
-        assert events.pump() == 0
+        assert events.pump(invoke) == 0
     [letter] = events.dead_letters()
     body = json.loads(letter.read_text())
     assert body["id"] == event["id"]
@@ -70,9 +71,9 @@ def test_a_delivery_that_succeeds_on_retry_is_not_dead_lettered(
 ) -> None:
     events = grid(tmp_path)
     events.publish(model_registered("spam-classifier", "1"))
-    assert events.pump() == 0  # the registry does not know v1 yet
+    assert events.pump(invoke) == 0  # the registry does not know v1 yet
     world.platform.add_model("spam-classifier", "1")
-    assert events.pump() == 1
+    assert events.pump(invoke) == 1
     assert events.dead_letters() == []
     assert world.outcomes("model.registered") == ["accepted"]
 
@@ -81,4 +82,4 @@ def test_pending_deliveries_survive_a_restart(world: World, tmp_path: Path) -> N
     grid(tmp_path).publish(world.upload("spam/part-1.csv"))
     restarted = grid(tmp_path)
     assert restarted.pending() == 1
-    assert restarted.pump() == 1
+    assert restarted.pump(invoke) == 1
