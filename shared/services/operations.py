@@ -7,6 +7,9 @@ principal as its actor and carries the operator's reason.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from shared.domain.audit import AuditEntry, Outcome
 from shared.domain.errors import Rejected
 from shared.domain.models import ModelRef
@@ -75,9 +78,11 @@ def redeploy(
         request = _request(endpoint, model, "manual", principal, reason, operation_key)
         rollout = start_rollout(request, deps, supersede=supersede)
     except (NotFound, Rejected, RolloutConflict) as refused:
-        _audit(deps, principal, action, target, "rejected", operation_key, _why(refused), reason)
+        audit_operator_action(
+            deps, principal, action, target, "rejected", operation_key, _why(refused), reason
+        )
         raise
-    _audit(deps, principal, action, target, "accepted", rollout.id, reason, reason)
+    audit_operator_action(deps, principal, action, target, "accepted", rollout.id, reason, reason)
     return advance_or_defer(rollout, deps)
 
 
@@ -100,7 +105,9 @@ def rollback(
         if (active := active_rollout(deps, endpoint)) is not None:
             if not supersede:
                 raise RolloutConflict(active)
-            _audit(deps, principal, action, endpoint, "accepted", active.id, reason, reason)
+            audit_operator_action(
+                deps, principal, action, endpoint, "accepted", active.id, reason, reason
+            )
             by = Actor(principal.actor, {**principal.audit_details(), "actor_reason": reason})
             return abort(active, deps, f"rolled back by {principal.name}: {reason}", by)
         previous = _last_completed(deps, endpoint)
@@ -111,9 +118,11 @@ def rollback(
         )
         rollout = start_rollout(request, deps, supersede=False)
     except (NotFound, RolloutConflict) as refused:
-        _audit(deps, principal, action, endpoint, "rejected", operation_key, _why(refused), reason)
+        audit_operator_action(
+            deps, principal, action, endpoint, "rejected", operation_key, _why(refused), reason
+        )
         raise
-    _audit(deps, principal, action, endpoint, "accepted", rollout.id, reason, reason)
+    audit_operator_action(deps, principal, action, endpoint, "accepted", rollout.id, reason, reason)
     return advance_or_defer(rollout, deps)
 
 
@@ -160,7 +169,7 @@ def _last_completed(deps: Deps, endpoint: str) -> Rollout | None:
     return max(done, key=lambda r: r.phase_since, default=None)
 
 
-def _audit(
+def audit_operator_action(
     deps: Deps,
     principal: Principal,
     action: str,
@@ -169,7 +178,10 @@ def _audit(
     result: str,
     reason: str,
     request_reason: str,
+    details: Mapping[str, Any] | None = None,
 ) -> None:
+    """One audit record for what a person asked through the API: who (with their roles),
+    what became of it, and the reason they gave. Every operator.* action writes through here."""
     deps.audit.append(
         AuditEntry(
             actor=principal.actor,
@@ -178,6 +190,10 @@ def _audit(
             outcome=outcome,
             reason=reason,
             correlation_id=result,
-            details={**principal.audit_details(), "request_reason": request_reason},
+            details={
+                **principal.audit_details(),
+                "request_reason": request_reason,
+                **(details or {}),
+            },
         )
     )

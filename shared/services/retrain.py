@@ -13,12 +13,11 @@ operation key, so a retried request (same Idempotency-Key) finds it and changes 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
-from shared.domain.audit import AuditEntry, Outcome
 from shared.domain.events import clip
 from shared.domain.models import Stored
 from shared.domain.principal import Principal
@@ -26,6 +25,7 @@ from shared.ports import ConcurrencyConflict, NotFound
 from shared.services.data import DATASET_FILE, WINDOW, WINDOW_BLOB
 from shared.services.deps import Deps
 from shared.services.isolation import PARKED, quarantined
+from shared.services.operations import audit_operator_action
 from shared.services.reconciler import JOB, job_name, window_due
 
 TRAIN_REQUEST = "train_request"  # key: operation id; value: dataset, window, who, why, when
@@ -55,7 +55,7 @@ def request_training(
     files = _accepted(deps, dataset)
     if not files:
         why = f"dataset {clip(dataset)} has no accepted file to train on"
-        _audit(deps, principal, dataset, "rejected", why, op_id, reason, {})
+        audit_operator_action(deps, principal, ACTION, dataset, "rejected", op_id, why, reason)
         raise NoAcceptedFiles(why)
     window_id, reused = _open_window(deps, dataset, files, principal, op_id)
     doc = {
@@ -73,13 +73,14 @@ def request_training(
     except ConcurrencyConflict:
         return op_id  # a concurrent retry of this very request recorded it first
     how = "joined the open window" if reused else "opened a window"
-    _audit(
+    audit_operator_action(
         deps,
         principal,
+        ACTION,
         dataset,
         "accepted",
-        f"{how} {window_id} over {len(files)} accepted file(s), due now",
         op_id,
+        f"{how} {window_id} over {len(files)} accepted file(s), due now",
         reason,
         {"window_id": window_id, "files": len(files)},
     )
@@ -205,26 +206,3 @@ def _now(deps: Deps) -> str:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat("T", "seconds")
-
-
-def _audit(
-    deps: Deps,
-    principal: Principal,
-    dataset: str,
-    outcome: Outcome,
-    why: str,
-    op_id: str,
-    reason: str,
-    details: Mapping[str, Any],
-) -> None:
-    deps.audit.append(
-        AuditEntry(
-            actor=principal.actor,
-            action=ACTION,
-            target=dataset,
-            outcome=outcome,
-            reason=why,
-            correlation_id=op_id,
-            details={**principal.audit_details(), "request_reason": reason, **details},
-        )
-    )
