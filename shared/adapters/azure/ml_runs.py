@@ -24,14 +24,13 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from azure.ai.ml import MLClient
-from azure.core import PipelineClient
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
-from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest, HttpResponse
 
 from shared.adapters.azure.ml_errors import translated
+from shared.adapters.azure.ml_scoring import bearer_client
 from shared.domain import untrusted_json
 from shared.domain.models import TrainingRun
 from shared.ports import NotFound, TransientError
@@ -105,14 +104,7 @@ class JobRuns:
         self._timeout = timeout
         self._base: str | None = None
         self._lock = Lock()
-        self._client: PipelineClient[HttpRequest, HttpResponse] = PipelineClient(
-            base_url="",
-            policies=[
-                RetryPolicy(retry_total=2),
-                BearerTokenCredentialPolicy(credential, TRACKING_SCOPE),
-            ],
-            transport=transport,
-        )
+        self._client = bearer_client(credential, TRACKING_SCOPE, transport)
 
     def get(self, job_name: str) -> TrainingRun:
         """Raises NotFound for a job without a run, TransientError for a failure retrying

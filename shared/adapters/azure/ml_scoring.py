@@ -29,6 +29,20 @@ SCORING_SCOPE = "https://ml.azure.com/.default"
 _MAX_MESSAGE = 500
 
 
+def bearer_client(
+    credential: TokenCredential,
+    scope: str,
+    transport: HttpTransport | None = None,  # type: ignore[type-arg]
+) -> PipelineClient[HttpRequest, HttpResponse]:
+    """An azure-core client for Azure ML's data-plane calls the SDK does not wrap (scoring,
+    the MLflow tracking API): the app's token for ``scope``, two retries, absolute URLs."""
+    return PipelineClient(
+        base_url="",
+        policies=[RetryPolicy(retry_total=2), BearerTokenCredentialPolicy(credential, scope)],
+        transport=transport,
+    )
+
+
 class EndpointScorer:
     def __init__(
         self,
@@ -40,14 +54,7 @@ class EndpointScorer:
     ) -> None:
         self._ml = ml_client
         self._timeout = timeout
-        self._client: PipelineClient[HttpRequest, HttpResponse] = PipelineClient(
-            base_url="",
-            policies=[
-                RetryPolicy(retry_total=2),
-                BearerTokenCredentialPolicy(credential, SCORING_SCOPE),
-            ],
-            transport=transport,
-        )
+        self._client = bearer_client(credential, SCORING_SCOPE, transport)
 
     def invoke(
         self, endpoint: str, payload: Mapping[str, Any], *, deployment: str | None = None
