@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from shared.domain.errors import Rejected
+from shared.domain.event_fields import MAX_ID as _MAX_ID
+from shared.domain.event_fields import EventMeta as EventMeta  # re-exported
+from shared.domain.event_fields import casefolded as _casefolded
+from shared.domain.event_fields import clip as clip  # re-exported
+from shared.domain.event_fields import invisible as invisible  # re-exported
+from shared.domain.event_fields import json_object as _object
+from shared.domain.event_fields import present as _present
+from shared.domain.event_fields import string_map as _string_map
+from shared.domain.event_fields import text_field as _text
+from shared.domain.event_fields import time_field as _time
+from shared.domain.job_events import RUN_EVENT_TYPES, TrainingRunEvent, parse_run_event
 from shared.domain.surrogates import check_encodable
 from shared.domain.untrusted_json import check_depth, loads
 
@@ -18,15 +26,6 @@ BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 MODEL_REGISTERED = "Microsoft.MachineLearningServices.ModelRegistered"
 IMAGE_PUSHED = "Microsoft.ContainerRegistry.ImagePushed"
 SUBSCRIPTION_VALIDATION = "Microsoft.EventGrid.SubscriptionValidationEvent"
-
-
-@dataclass(frozen=True)
-class EventMeta:
-    id: str
-    type: str
-    source: str  # Event Grid "topic" / CloudEvents "source": the ARM id of the publisher
-    subject: str
-    time: datetime | None
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,9 @@ class SubscriptionValidation:
     validation_url: str
 
 
-DomainEvent = DataArrived | ModelRegistered | ImagePushed | SubscriptionValidation
+DomainEvent = (
+    DataArrived | ModelRegistered | ImagePushed | TrainingRunEvent | SubscriptionValidation
+)
 
 
 MAX_BATCH_BYTES = 1024 * 1024
@@ -99,28 +100,8 @@ MAX_BATCH_BYTES = 1024 * 1024
 MAX_EVENTS_PER_DELIVERY = 100
 CLOUDEVENT = "application/cloudevents+json"
 CLOUDEVENT_BATCH = "application/cloudevents-batch+json"
-_ECHO = 100  # never quote more than this many characters of a payload in a message
-_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
-_MAX_ID = 256
-_MAX_TEXT = 2048  # subject, source, URL
-_MAX_TAGS = 200
-_MAX_TAG_KEY = 256
-_MAX_TAG_VALUE = 4096
 _PATH_STYLE_HOSTS = frozenset({"127.0.0.1", "localhost"})  # Azurite: /ACCOUNT/CONTAINER/...
 _SUBJECT_PREFIX = "/blobServices/default/containers/"
-
-
-def invisible(char: str) -> bool:
-    """Control, format and line/paragraph separators: characters that can hide or fake text
-    in a path, a log line or an audit record."""
-    return unicodedata.category(char) in _INVISIBLE
-
-
-def clip(value: object, limit: int = _ECHO) -> str:
-    """A bounded, printable rendering of untrusted input for reasons and logs."""
-    text = value if isinstance(value, str) else type(value).__name__
-    shown = text[:limit].encode("unicode_escape").decode("ascii")
-    return repr(shown + ("…" if len(text) > limit else ""))
 
 
 class TooManyEvents(Rejected):
@@ -293,33 +274,6 @@ def _parse_model_registered(meta: EventMeta, data: Any) -> ModelRegistered:
     )
 
 
-def _casefolded(body: Mapping[str, Any]) -> dict[str, Any]:
-    """Keys lowercased; two spellings of one key with different values are ambiguous."""
-    folded: dict[str, Any] = {}
-    for key, value in body.items():
-        name = str(key).lower()
-        if name in folded and folded[name] != value:
-            raise Rejected(f"data has conflicting spellings of {clip(name)}", field=f"data.{name}")
-        folded[name] = value
-    return folded
-
-
-def _string_map(value: Any, where: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise Rejected(f"{where} must be an object", field=where)
-    if len(value) > _MAX_TAGS:
-        raise Rejected(f"{where} has more than {_MAX_TAGS} entries", field=where)
-    result: dict[str, str] = {}
-    for key, item in value.items():
-        text = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
-        if len(str(key)) > _MAX_TAG_KEY or len(text) > _MAX_TAG_VALUE:
-            raise Rejected(f"{where} has an oversized entry {clip(str(key))}", field=where)
-        result[str(key)] = text
-    return result
-
-
 def _parse_image_pushed(meta: EventMeta, data: Any) -> ImagePushed:
     body = _object(data, "data")
     target = _object(body.get("target"), "data.target")
@@ -348,50 +302,6 @@ _PARSERS: dict[str, Callable[[EventMeta, Any], DomainEvent]] = {
     BLOB_CREATED: _parse_blob_created,
     MODEL_REGISTERED: _parse_model_registered,
     IMAGE_PUSHED: _parse_image_pushed,
+    **dict.fromkeys(RUN_EVENT_TYPES, parse_run_event),
     SUBSCRIPTION_VALIDATION: _parse_subscription_validation,
 }
-
-
-def _present(raw: Mapping[str, Any], name: str) -> Any:
-    if raw.get(name) is None:
-        raise Rejected(f"missing required field {name}", field=name)
-    return raw[name]
-
-
-def _object(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise Rejected(f"{where} must be a JSON object", field=where)
-    return value
-
-
-def _text(
-    raw: Mapping[str, Any],
-    name: str,
-    *,
-    where: str = "",
-    required: bool = True,
-    limit: int = _MAX_TEXT,
-) -> str:
-    """A string field: present and non-empty when required, at most ``limit`` characters."""
-    field_name = where + name
-    value = raw.get(name)
-    if value is None or value == "":
-        if required:
-            raise Rejected(f"missing required field {field_name}", field=field_name)
-        return ""
-    if not isinstance(value, str):
-        raise Rejected(f"{field_name} must be a string", field=field_name)
-    if len(value) > limit:
-        raise Rejected(f"{field_name} is longer than {limit} characters", field=field_name)
-    return value
-
-
-def _time(raw: Mapping[str, Any], name: str, *, required: bool) -> datetime | None:
-    text = _text(raw, name, required=required, limit=64)
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise Rejected(f"{name} is not an ISO 8601 time: {clip(text)}", field=name) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
