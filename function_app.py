@@ -10,7 +10,8 @@ import os
 
 import azure.functions as func
 
-from functions import api, data, images, models, reconciler
+from functions import blob_created, image_pushed, model_registered, reconciler
+from functions.api import routes as api
 from shared.logging_setup import configure_logging
 
 configure_logging()
@@ -20,5 +21,5 @@ if os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING"):  # else azure.monito
     configure_from_environment()
 
 app = func.FunctionApp()
-for blueprint in (data.bp, models.bp, images.bp, reconciler.bp, api.bp):
+for blueprint in (blob_created.bp, model_registered.bp, image_pushed.bp, reconciler.bp, api.bp):
     app.register_functions(blueprint)

@@ -18,8 +18,8 @@ sys.path.insert(0, str(REPO))
 
 from shared.adapters.local.audit_sink import SqliteAuditSink  # noqa: E402
 from shared.domain.audit import AuditEntry  # noqa: E402
-from shared.explain import explain  # noqa: E402
-from shared.report import build_report  # noqa: E402
+from shared.ops.render.report import build_report  # noqa: E402
+from shared.ops.views.story import explain  # noqa: E402
 
 RECORDS = 100_000
 STEPS = ("deploying", "smoke_testing", "canary", "promoted", "completed")

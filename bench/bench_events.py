@@ -16,9 +16,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from shared import bootstrap  # noqa: E402
-from shared.bootstrap import local_topic  # noqa: E402
-from shared.localhost import delivery, topics  # noqa: E402
-from shared.services.data import WINDOW  # noqa: E402
+from shared.adapters.local import backend as local_backend  # noqa: E402
+from shared.adapters.local import system_events as topics  # noqa: E402
+from shared.adapters.local.backend import local_topic  # noqa: E402
+from shared.devhost import delivery  # noqa: E402
+from shared.services.data_arrived import WINDOW  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
 EVENTS = 1000
@@ -29,7 +31,7 @@ def main() -> dict[str, Any]:
     logging.disable(logging.INFO)  # measure the work, not the console
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(home=Path(home), coalesce_quiet_seconds=0)
-        backend = bootstrap.build_local(settings)
+        backend = local_backend.build(settings)
         bootstrap.install(backend.deps)
         try:
             topic = local_topic(settings, "Microsoft.Storage/storageAccounts")

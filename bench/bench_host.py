@@ -35,14 +35,14 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from shared.adapters.local import system_events as topics  # noqa: E402
+from shared.adapters.local.backend import local_blob_store, local_topic  # noqa: E402
 from shared.adapters.local.state_store import SqliteStateStore  # noqa: E402
-from shared.bootstrap import local_blob_store, local_topic  # noqa: E402
-from shared.cli_host import READY  # noqa: E402
+from shared.devhost.host_keys import load_keys  # noqa: E402
 from shared.domain.principal import READER  # noqa: E402
-from shared.localhost import topics  # noqa: E402
-from shared.localhost.client import deliver  # noqa: E402
-from shared.localhost.host_keys import load_keys  # noqa: E402
-from shared.services.data import WINDOW  # noqa: E402
+from shared.devhost.webhook_client import deliver  # noqa: E402
+from shared.ops.cli.commands.host import READY  # noqa: E402
+from shared.services.data_arrived import WINDOW  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
 MLOPS = Path(sys.executable).parent / "mlops"

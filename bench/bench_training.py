@@ -29,7 +29,7 @@ import train  # noqa: E402
 import training_data  # noqa: E402
 from evaluation import compute_metrics  # noqa: E402
 
-from shared import demodata  # noqa: E402
+from shared.ops.demo import data as demodata  # noqa: E402
 from shared.adapters.local.inference_server import azmlinfsrv  # noqa: E402
 
 

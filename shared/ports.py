@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared.domain.audit import AuditEntry, AuditRecord
-from shared.domain.models import (
+from shared.domain.values import (
     BlobProperties,
     DeploymentInfo,
     DeploymentSpec,

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from shared import bootstrap
-from shared.bootstrap import REPO_ROOT, load_smoke_set
-from shared.localhost import delivery, topics
+from shared.adapters.local import system_events as topics
+from shared.adapters.project_files import REPO_ROOT, load_smoke_set
+from shared.devhost import delivery
 from shared.ports import NotFound
 from shared.services.deps import Deps
 from shared.settings import Settings
@@ -75,7 +76,7 @@ class World:
     def reconcile(self) -> None:
         from azure.functions.timer import TimerRequest
 
-        from shared.localhost.functions_registry import user_function
+        from shared.devhost.functions_registry import user_function
 
         user_function("reconcile_rollouts", "timerTrigger")(TimerRequest())
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
-from shared.domain.models import (
+from shared.domain.values import (
     DeploymentInfo,
     DeploymentSpec,
     EndpointInfo,

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from shared.domain.audit import GENESIS_HASH, AuditEntry, AuditRecord, ChainKey, chain
 from shared.domain.events import split_blob_url
-from shared.domain.models import BlobProperties, Stored
+from shared.domain.values import BlobProperties, Stored
 from shared.ports import ConcurrencyConflict, Manifest, NotFound
 
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.domain.errors import Rejected
-from shared.domain.models import ModelRef
 from shared.domain.validation import (
     MAX_SEGMENT_BYTES,
     check_blob_path,
     check_model_name,
     check_version,
 )
+from shared.domain.values import ModelRef
 
 MAX_REASON = 500
 MAX_IDEMPOTENCY_KEY = 128

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.domain.models import ModelRef
+from shared.domain.values import ModelRef
 
 COLOURS = ("blue", "green")
 

@@ -12,12 +12,12 @@ from typing import Any
 
 from shared.domain.audit import AuditEntry, Outcome
 from shared.domain.errors import Rejected
-from shared.domain.models import ModelRef
 from shared.domain.principal import Principal
 from shared.domain.rollout import Phase, Rollout
+from shared.domain.values import ModelRef
 from shared.ports import NotFound
 from shared.services.deps import Deps
-from shared.services.models import check_gate
+from shared.services.model_registered import check_gate
 from shared.services.rollouts import (
     ROLLOUT,
     Actor,

@@ -14,9 +14,9 @@ from typing import Any
 
 from shared.domain.audit import AuditEntry
 from shared.domain.events import split_blob_url
-from shared.domain.models import JobInfo, Stored
+from shared.domain.values import JobInfo, Stored
 from shared.ports import NotFound
-from shared.services.data import DATASET_FILE
+from shared.services.data_arrived import DATASET_FILE
 from shared.services.deps import Deps
 from shared.services.isolation import QUARANTINE, is_permanent, quarantined, reason_of
 

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shared.domain.audit import AuditEntry, Outcome
-from shared.domain.models import JobInfo, ModelRef, Stored, TrainingJobRequest
+from shared.domain.values import JobInfo, ModelRef, Stored, TrainingJobRequest
 from shared.domain.rollout import Phase, Rollout
 from shared.ports import ConcurrencyConflict, NotFound, TransientError
-from shared.services.data import WINDOW, WINDOW_BLOB
+from shared.services.data_arrived import WINDOW, WINDOW_BLOB
 from shared.services.deps import Deps
 from shared.services.isolation import TRANSIENT, isolated, record_parked
 from shared.services.quarantine import accepted_files, quarantine_skipped

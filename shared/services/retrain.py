@@ -19,10 +19,10 @@ from datetime import datetime
 from typing import Any
 
 from shared.domain.events import clip
-from shared.domain.models import Stored
 from shared.domain.principal import Principal
+from shared.domain.values import Stored
 from shared.ports import ConcurrencyConflict, NotFound
-from shared.services.data import DATASET_FILE, WINDOW, WINDOW_BLOB
+from shared.services.data_arrived import DATASET_FILE, WINDOW, WINDOW_BLOB
 from shared.services.deps import Deps
 from shared.services.isolation import PARKED, quarantined
 from shared.services.operations import audit_operator_action

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from shared.domain.audit import AuditEntry, Outcome
-from shared.domain.models import DeploymentSpec, ModelRef
 from shared.domain.rollout import Phase, Rollout, idle_colour
+from shared.domain.values import DeploymentSpec, ModelRef
 from shared.ports import ConcurrencyConflict, NotFound, TransientError
 from shared.services.deps import Deps
 from shared.services.isolation import is_permanent, reason_of

@@ -21,11 +21,12 @@ from opentelemetry._logs import get_logger_provider
 
 import function_app  # the start-up path under test
 from shared import bootstrap
+from shared.adapters import project_files
 from shared.adapters.azure.audit_sink import AzureAuditSink, logs_client
 from shared.adapters.azure.credential import process_credential
 from shared.adapters.azure.state_store import AzureStateStore, open_table
-from shared.adapters.local.clock import SystemClock
-from shared.localhost import delivery
+from shared.adapters.clock import SystemClock
+from shared.devhost import delivery
 from shared.services.deps import Deps
 from shared.settings import Settings
 from tests.azurite import ACCOUNT, ACCOUNT_KEY
@@ -70,7 +71,7 @@ def main() -> None:
         SystemClock(),
         key=lambda: TEST_CHAIN_KEY,
     )
-    smoke = bootstrap.load_smoke_set(settings.smoke_set)
+    smoke = project_files.load_smoke_set(settings.smoke_set)
     bootstrap.install(
         Deps(
             settings,

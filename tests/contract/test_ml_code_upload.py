@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
 
-from shared.domain.models import TrainingJobRequest
+from shared.domain.values import TrainingJobRequest
 from tests.azurite import ACCOUNT, ACCOUNT_KEY, Azurite, azurite  # noqa: F401  (the fixture)
 from tests.contract.ml_workspace import REPO, WORKSPACE, Workspace, echo
 from tests.contract.recording import Canned, error

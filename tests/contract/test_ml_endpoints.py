@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from shared.adapters.azure.ml_platform import AzureMLPlatform
-from shared.domain.models import DeploymentSpec, ModelRef
+from shared.domain.values import DeploymentSpec, ModelRef
 from shared.ports import NotFound, TransientError
 from tests.contract.ml_workspace import (
     ARM,
@@ -203,6 +203,13 @@ def test_begin_deployment_pins_model_and_image_digest_without_waiting(
     env = ws.one("PUT", "/environments/CliV2AnonymousEnvironment/versions/[0-9a-f]+").json()
     assert env["properties"]["image"] == DIGEST
     assert "condaFile" not in env["properties"]
+    # The serving image's own routes (training/serving/Dockerfile): required for an image of
+    # our own, or Azure ML has no port to probe and score on.
+    assert env["properties"]["inferenceConfig"] == {
+        "livenessRoute": {"path": "/", "port": 5001},
+        "readinessRoute": {"path": "/", "port": 5001},
+        "scoringRoute": {"path": "/score", "port": 5001},
+    }
     assert props["environmentId"].startswith(f"{WORKSPACE}/environments/CliV2AnonymousEnvironment/")
 
 

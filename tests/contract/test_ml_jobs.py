@@ -12,7 +12,7 @@ import yaml  # type: ignore[import-untyped]
 from azure.ai.ml import load_job
 from azure.ai.ml.entities import Command
 
-from shared.domain.models import ModelRef, TrainingJobRequest
+from shared.domain.values import ModelRef, TrainingJobRequest
 from shared.ports import NotFound, TransientError
 from tests.contract.ml_workspace import (
     ARM_SCOPE,

@@ -24,10 +24,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from shared import demodata
 from shared.adapters.local.ml_platform import LocalMLPlatform
-from shared.bootstrap import REPO_ROOT, load_smoke_set
-from shared.domain.models import DeploymentSpec, ModelRef, TrainingJobRequest
+from shared.adapters.project_files import REPO_ROOT, load_smoke_set
+from shared.domain.values import DeploymentSpec, ModelRef, TrainingJobRequest
+from shared.ops.demo import data as demodata
 from shared.ports import MLPlatform, NotFound, TransientError
 from tests.contract.ml_workspace import (
     RUNS_GET,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from shared.domain.models import TrainingRun
+from shared.domain.values import TrainingRun
 from shared.ports import NotFound, TransientError
 from tests.contract.ml_workspace import (
     ARM_SCOPE,

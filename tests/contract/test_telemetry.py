@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.azure.telemetry import HOST_JSON, configure_from_environment, host_exporter
-from shared.bootstrap import REPO_ROOT
+from shared.adapters.project_files import REPO_ROOT
 from tests.azurite import Azurite
 from tests.contract import loopback_https
 from tests.contract.loopback_https import TOKEN, LoopbackAzure

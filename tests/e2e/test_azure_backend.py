@@ -2,7 +2,7 @@
 submitted, the registered model passes its gate and its rollout starts.
 
 Blob and Table storage are Azurite; Azure ML (ARM), Key Vault and Logs Ingestion are the
-recording transport. Every adapter is built by ``bootstrap.build_azure``, as in Azure.
+recording transport. Every adapter is built by ``shared.adapters.azure.backend.build``, as in Azure.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from azure.functions.timer import TimerRequest
 from azure.storage.blob import ContainerClient, ContentSettings
 
 from shared import bootstrap
+from shared.adapters.azure import backend as azure_backend
+from shared.adapters.local import system_events as topics
+from shared.devhost import delivery
+from shared.devhost.functions_registry import user_function
 from shared.domain.audit import from_table_row
 from shared.domain.audit_verify import verify_chain
-from shared.localhost import delivery, topics
-from shared.localhost.functions_registry import user_function
 from shared.settings import Settings
 from tests.azurite import Azurite
 from tests.conftest import GOOD_CSV, STORAGE_TOPIC, model_registered
@@ -92,7 +94,7 @@ class World:
             allowed_registries=("crmlopsprod.azurecr.io",),
             coalesce_quiet_seconds=0,
         )
-        self.backend = bootstrap.build_azure(
+        self.backend = azure_backend.build(
             self.settings,
             credential=self.credential,
             storage_credential=azurite.credential,

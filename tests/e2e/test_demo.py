@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.bootstrap import REPO_ROOT
+from shared.adapters.project_files import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 MLOPS = Path(sys.executable).parent / "mlops"

@@ -22,9 +22,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from shared import demodata
-from shared.bootstrap import REPO_ROOT
-from shared.localhost.easyauth import default_oid
+from shared.adapters.project_files import REPO_ROOT
+from shared.devhost.easyauth import default_oid
+from shared.ops.demo import data as demodata
 from shared.settings import Settings
 from tests.integration.host.hostproc import (
     HostProcess,

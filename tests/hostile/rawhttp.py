@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import azure.functions as func
 
-from shared.localhost.easyauth import EasyAuth
-from shared.localhost.host_keys import EVENTGRID_KEY, HostKeys
-from shared.localhost.server import HostServer, LocalHost
+from shared.devhost.easyauth import EasyAuth
+from shared.devhost.host_keys import EVENTGRID_KEY, HostKeys
+from shared.devhost.server import HostServer, LocalHost
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from shared.adapters.local.audit_sink import SqliteAuditSink
-from shared.cli import main
 from shared.domain.audit import (
     AuditEntry,
     ChainKey,
@@ -28,6 +27,7 @@ from shared.domain.audit import (
     record_hash,
     to_table_row,
 )
+from shared.ops.cli import main
 from tests.fakes import FakeClock
 
 Rows = list[dict[str, Any]]

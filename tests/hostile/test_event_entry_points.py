@@ -14,7 +14,8 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from shared.localhost import delivery, topics
+from shared.adapters.local import system_events as topics
+from shared.devhost import delivery
 from shared.services.rollouts import ROLLOUT
 from tests.conftest import ACR_TOPIC, World, model_registered, to_cloud
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from shared.devhost.functions_registry import registered
+from shared.devhost.server import HostServer
 from shared.domain.events import MAX_EVENTS_PER_DELIVERY
-from shared.localhost.functions_registry import registered
-from shared.localhost.server import HostServer
 from tests.conftest import World, to_cloud
 from tests.hostile.rawhttp import KEYS, TOKEN, Answer, exchange, running_host
 

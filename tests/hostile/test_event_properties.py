@@ -18,11 +18,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from functions.event_handling import as_raw_event
+from functions._event_grid import as_raw_event
+from shared.devhost.delivery import to_trigger_event
 from shared.domain.errors import Rejected
 from shared.domain.events import ImagePushed, parse_batch, parse_event
 from shared.domain.untrusted_json import MAX_DEPTH, loads
-from shared.localhost.delivery import to_trigger_event
 from tests.conftest import to_cloud
 from tests.unit.test_events import BLOB_EG, IMAGE_CE, MODEL_CE, VALIDATION_EG
 

@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared import bootstrap
-from shared.bootstrap import REPO_ROOT, load_smoke_set
-from shared.services.data import DATASET_FILE, WINDOW
+from shared.adapters.project_files import REPO_ROOT, load_smoke_set
+from shared.services.data_arrived import DATASET_FILE, WINDOW
 from shared.services.deps import Deps
 from shared.services.idempotency import KIND as HANDLED
 from shared.settings import Settings

@@ -22,8 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared import bootstrap
-from shared.bootstrap import REPO_ROOT, load_smoke_set
-from shared.localhost import delivery, topics
+from shared.adapters.local import system_events as topics
+from shared.adapters.project_files import REPO_ROOT, load_smoke_set
+from shared.devhost import delivery
 from shared.ports import AccessDenied, Manifest, TransientError
 from shared.services.deps import Deps
 from shared.services.idempotency import KIND as HANDLED

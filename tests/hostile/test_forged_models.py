@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared import bootstrap
-from shared.bootstrap import REPO_ROOT, load_smoke_set
-from shared.domain.models import JobInfo, ModelVersion, TrainingRun
-from shared.explain import explain
+from shared.adapters.project_files import REPO_ROOT, load_smoke_set
+from shared.domain.values import JobInfo, ModelVersion, TrainingRun
+from shared.ops.views.story import explain
 from shared.ports import TransientError
 from shared.services.deps import Deps
 from shared.services.reconciler import JOB

@@ -19,15 +19,16 @@ from typing import Any
 import pytest
 from mlflow import MlflowClient
 
-from shared import bootstrap, demodata
+from shared import bootstrap
 from shared.adapters.local.ml_platform import LocalMLPlatform
-from shared.bootstrap import REPO_ROOT, load_smoke_set
+from shared.adapters.project_files import REPO_ROOT, load_smoke_set
+from shared.devhost import delivery
 from shared.domain.errors import Rejected
-from shared.domain.models import TrainingJobRequest
-from shared.localhost import delivery
+from shared.domain.values import TrainingJobRequest
+from shared.ops.demo import data as demodata
 from shared.ports import NotFound
 from shared.services.deps import Deps
-from shared.services.models import check_gate
+from shared.services.model_registered import check_gate
 from shared.services.reconciler import JOB
 from shared.settings import Settings
 from tests.conftest import NoSecrets, model_registered

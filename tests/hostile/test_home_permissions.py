@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.local.state_store import SqliteStateStore
-from shared.bootstrap import REPO_ROOT
-from shared.demodata import generate, write_tsv
+from shared.adapters.project_files import REPO_ROOT
+from shared.ops.demo.data import generate, write_tsv
 from tests.integration.host.hostproc import start_host
 
 MLOPS = Path(sys.executable).parent / "mlops"

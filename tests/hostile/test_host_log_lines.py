@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from shared.bootstrap import REPO_ROOT
-from shared.cli_host import READY
-from shared.localhost.host_keys import load_keys
+from shared.adapters.project_files import REPO_ROOT
+from shared.devhost.host_keys import load_keys
 from shared.logging_setup import configure_logging
+from shared.ops.cli.commands.host import READY
 from tests.hostile.test_terminal_escaping import HOSTILE, inert
 
 FORGED = "2026-01-01 00:00:00,000 CRITICAL"
@@ -57,7 +57,7 @@ def host(tmp_path: Path) -> Iterator[Host]:
     env = {**os.environ, "MLOPS_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
     with (tmp_path / "host.log").open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "-v", "serve", "--port", "0"],
+            [sys.executable, "-m", "shared.ops.cli", "-v", "serve", "--port", "0"],
             cwd=REPO_ROOT,
             env=env,
             stdout=subprocess.PIPE,

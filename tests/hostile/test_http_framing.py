@@ -19,9 +19,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.localhost.framing import BadBody, BodyTooLarge, read_body
-from shared.localhost.messages import MAX_BODY_BYTES
-from shared.localhost.server import HostServer
+from shared.devhost.framing import BadBody, BodyTooLarge, read_body
+from shared.devhost.messages import MAX_BODY_BYTES
+from shared.devhost.server import HostServer
 from tests.hostile.rawhttp import Answer, exchange, head, is_json_error, running_host
 
 SHA = hashlib.sha256(b'{"a":1}').hexdigest()

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.localhost.framing import MAX_TARGET_BYTES
-from shared.localhost.server import HostServer
+from shared.devhost.framing import MAX_TARGET_BYTES
+from shared.devhost.server import HostServer
 from tests.hostile.rawhttp import DEADLINE, TOKEN, exchange, head, is_json_error, running_host
 
 SLACK = 1.5  # seconds past the deadline an answer may take on a busy machine

@@ -24,8 +24,8 @@ from shared.adapters.local.blob_store import LocalBlobStore
 from shared.adapters.local.model_registry import NAME
 from shared.domain.errors import Rejected
 from shared.domain.events import split_blob_url
-from shared.domain.models import TrainingJobRequest
 from shared.domain.validation import check_blob_path
+from shared.domain.values import TrainingJobRequest
 from shared.services.reconciler import dataset_url, job_name
 from shared.settings import Settings
 

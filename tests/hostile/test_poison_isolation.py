@@ -18,21 +18,21 @@ import pytest
 from rich.console import Console
 
 from shared import bootstrap
+from shared.adapters.local import system_events as topics
 from shared.adapters.local.blob_store import LocalBlobStore
 from shared.adapters.local.model_registry import NAME
-from shared.cli_status import render
 from shared.domain.audit import ChainReport
-from shared.domain.models import ModelRef
 from shared.domain.rollout import Phase
-from shared.localhost import topics
+from shared.domain.values import ModelRef
+from shared.ops.render.tables import render
+from shared.ops.views.status import build_status
 from shared.ports import ConcurrencyConflict, NotFound, TransientError
-from shared.services.data import WINDOW
+from shared.services.data_arrived import WINDOW
 from shared.services.deps import Deps
 from shared.services.isolation import PARKED, QUARANTINE
 from shared.services.operations import Principal, redeploy, rollback
 from shared.services.reconciler import JOB
 from shared.services.rollouts import LOCK, get_rollout
-from shared.status import build_status
 from tests.conftest import ACCOUNT, GOOD_CSV, STORAGE_TOPIC, World, model_registered
 from tests.fake_platform import GOOD_TAGS
 from tests.fakes import InMemoryStateStore

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared import demodata
+from shared.ops.demo import data as demodata
 from tests.integration.test_score_server import (
     AZMLINFSRV,
     TRAINING_SRC,

@@ -26,7 +26,10 @@ from hypothesis import strategies as st
 
 from shared import bootstrap
 from shared.adapters.azure.audit_sink import AzureAuditSink, logs_client
-from shared.bootstrap import LocalBackend, build_local, local_topic
+from shared.adapters.local import backend as local_backend
+from shared.adapters.local.backend import LocalBackend, local_topic
+from shared.devhost import delivery
+from shared.devhost.delivery import invoke
 from shared.domain.audit import (
     AuditEntry,
     chain,
@@ -36,8 +39,6 @@ from shared.domain.audit import (
     stored_text,
 )
 from shared.domain.audit_verify import verify_chain
-from shared.localhost import delivery
-from shared.localhost.delivery import invoke
 from shared.settings import Settings
 from tests.azurite import Azurite
 from tests.conftest import model_registered, to_cloud
@@ -110,7 +111,7 @@ def test_verify_reports_a_forged_surrogate_instead_of_raising() -> None:
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
-    built = build_local(Settings(home=tmp_path_factory.mktemp("surrogate-home")))
+    built = local_backend.build(Settings(home=tmp_path_factory.mktemp("surrogate-home")))
     bootstrap.install(built.deps)
     yield built
     bootstrap.install(None)

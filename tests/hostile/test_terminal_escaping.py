@@ -27,9 +27,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared import bootstrap
-from shared.bootstrap import REPO_ROOT, build_local, local_topic
+from shared.adapters.local import backend as local_backend
+from shared.adapters.local.backend import local_topic
+from shared.adapters.project_files import REPO_ROOT
+from shared.devhost import delivery
 from shared.domain.text import neutralise
-from shared.localhost import delivery
 from shared.settings import Settings
 from tests.conftest import model_registered
 from tests.unit.test_api_helpers import call, principal_header
@@ -66,7 +68,7 @@ def inert(raw: bytes) -> list[str]:
 
 def mlops(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", "--home", str(home), *args],
+        [sys.executable, "-m", "shared.ops.cli", "--home", str(home), *args],
         cwd=REPO_ROOT,
         capture_output=True,
         timeout=timeout,
@@ -164,7 +166,7 @@ def _registry_version(backend: Any, settings: Settings, tmp: Path) -> str:
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("hostile-home")
     settings = Settings(home=home)
-    backend = build_local(settings)
+    backend = local_backend.build(settings)
     bootstrap.install(backend.deps)
     try:
         for index, text in enumerate(HOSTILE):
@@ -229,7 +231,7 @@ def _read_lines(process: subprocess.Popen[bytes], count: int, timeout: float) ->
 def test_audit_follow_prints_the_same_inert_lines(home: Path) -> None:
     count = len(_records(home))
     follow = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "--home", str(home), "audit", "--follow"],
+        [sys.executable, "-m", "shared.ops.cli", "--home", str(home), "audit", "--follow"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         env={**os.environ, **SETTINGS_ENV},
@@ -317,7 +319,7 @@ def _hostile_report(text: str) -> dict[str, Any]:
 def test_every_status_cell_is_inert_on_a_terminal(text: str) -> None:
     from rich.console import Console
 
-    from shared.cli_status import render, render_api
+    from shared.ops.render.tables import render, render_api
 
     out = io.StringIO()
     console = Console(file=out, width=200, force_terminal=True, color_system=None)
@@ -331,7 +333,7 @@ def test_every_status_cell_is_inert_on_a_terminal(text: str) -> None:
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_the_html_report_escapes_then_neutralises(text: str) -> None:
-    from shared.report.svg import esc
+    from shared.ops.render.report.svg import esc
 
     shown = esc(text)
     assert shown.isprintable() and "<" not in shown and "\u202e" not in shown

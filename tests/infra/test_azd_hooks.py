@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from shared.bootstrap import chain_key_from
+from shared.adapters.azure.backend import chain_key_from
 from shared.ports import TransientError
 from tests.conftest import NoSecrets
 from tests.infra.bicep import REPO

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.localhost import easyauth
+from shared.devhost import easyauth
 from tests.infra.bicep import (
     INFRA,
     MAIN,

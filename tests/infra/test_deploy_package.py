@@ -64,6 +64,10 @@ def test_azd_state_and_test_leftovers_never_ship(path: str) -> None:
     assert not ships(path)
 
 
+# What people run on their machines; the import contracts keep the runtime from needing it.
+TOOLING = ("shared/devhost/", "shared/ops/")
+
+
 def test_the_package_holds_what_the_app_reads_in_azure() -> None:
     files = set(tracked())
     needed = {
@@ -78,9 +82,12 @@ def test_the_package_holds_what_the_app_reads_in_azure() -> None:
         "training/src/score.py",
     }
     needed |= {f for f in files if f.endswith(".py") and f.startswith(("functions/", "shared/"))}
-    needed -= {f for f in files if f.startswith(("shared/localhost/", "shared/cli"))}
+    tooling = {f for f in files if f.startswith(TOOLING)}
+    needed -= tooling
     missing = sorted(f for f in needed if f in files and not ships(f))
     assert not missing, f".funcignore drops what the app needs: {missing}"
+    assert tooling, "the tooling packages moved: update TOOLING"
+    assert not sorted(f for f in tooling if ships(f)), "the tooling ships to the Function App"
     assert not [f for f in files if f.startswith("tests/") and ships(f)]
 
 

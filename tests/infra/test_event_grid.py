@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from shared.localhost import topics
-from shared.localhost.eventgrid import ROUTING_FILE, LocalEventGrid, load_routing
-from shared.localhost.functions_registry import registered
+from shared.adapters.local import system_events as topics
+from shared.adapters.local.event_grid import ROUTING_FILE, LocalEventGrid, load_routing
+from shared.devhost.functions_registry import registered
 from shared.settings import Settings
 from tests.infra.bicep import INFRA, MAIN, mentions, module_params, parsed, resources
 

@@ -1,10 +1,11 @@
 """The gate's monitoring queries read what the deploy gate now records (issue 12, section 2).
 
-The decision rests on the job's run, not the version's tags (shared/services/models.py), and
-the gate's audit records carry that evidence in ``details.evidence``. So the queries about
-the gate (gate-decisions.kql, alert-gate-failed.kql) take their decision from the record's
-Outcome, show the job, run and metrics from the evidence, and show a tag only as a claim.
-Each Details path they read is checked against records the real handler writes.
+The decision rests on the job's run, not the version's tags
+(shared/services/model_registered.py), and the gate's audit records carry that evidence in
+``details.evidence``. So the queries about the gate (gate-decisions.kql, alert-gate-failed.kql)
+take their decision from the record's Outcome, show the job, run and metrics from the evidence,
+and show a tag only as a claim. Each Details path they read is checked against records the real
+handler writes.
 """
 
 from __future__ import annotations

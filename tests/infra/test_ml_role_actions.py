@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
 
-from shared.domain.models import DeploymentSpec, ModelRef, TrainingJobRequest
+from shared.domain.values import DeploymentSpec, ModelRef, TrainingJobRequest
 from tests.azurite import ACCOUNT, ACCOUNT_KEY, Azurite, azurite  # noqa: F401  (the fixture)
 from tests.contract.ml_workspace import (
     ARM,

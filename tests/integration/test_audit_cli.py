@@ -1,5 +1,5 @@
 """`mlops audit`: time and field filters, JSON forms, --follow, verify on tampered trails,
-and a Log Analytics export read back; all on a real SQLite trail through `shared.cli.main`."""
+and a Log Analytics export read back; all on a real SQLite trail through `shared.ops.cli.main`."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.local.audit_sink import SqliteAuditSink
-from shared.cli import main
 from shared.domain.audit import AuditEntry, to_table_row
+from shared.ops.cli import main
 from tests.fakes import FakeClock
 
 MLOPS = Path(sys.executable).parent / "mlops"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from shared.adapters.clock import SystemClock
 from shared.adapters.local.audit_sink import SqliteAuditSink
-from shared.adapters.local.clock import SystemClock
-from shared.cli import main
 from shared.domain.audit import AuditEntry
+from shared.ops.cli import main
 
 
 @pytest.fixture

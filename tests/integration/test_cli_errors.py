@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli import main
+from shared.ops.cli import main
 from shared.ports import NotFound
 
 

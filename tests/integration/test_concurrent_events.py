@@ -6,11 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from shared import bootstrap
+from shared.adapters.local import system_events as topics
 from shared.adapters.local.audit_sink import SqliteAuditSink
 from shared.adapters.local.blob_store import LocalBlobStore
 from shared.adapters.local.state_store import SqliteStateStore
-from shared.localhost import delivery, topics
-from shared.services.data import WINDOW
+from shared.devhost import delivery
+from shared.services.data_arrived import WINDOW
 from shared.services.deps import Deps
 from shared.services.reconciler import reconcile
 from tests.conftest import ACCOUNT, STORAGE_TOPIC, NoSecrets, World

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from shared.adapters.clock import SystemClock
 from shared.adapters.local.audit_sink import SqliteAuditSink
 from shared.adapters.local.blob_store import LocalBlobStore
-from shared.adapters.local.clock import SystemClock
 from shared.adapters.local.secret_store import EnvFileSecretStore
 from shared.adapters.local.state_store import SqliteStateStore
 from shared.domain.audit import AuditEntry

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.adapters.local import backend as local_backend
 from shared.adapters.local.container_registry import LocalContainerRegistry
-from shared.bootstrap import build_local
 from shared.ports import NotFound
 from shared.settings import Settings
 
@@ -89,7 +89,7 @@ def test_names_that_are_not_registry_names_are_refused_before_any_path(
 
 
 def test_the_local_backend_reads_what_the_demo_pushes(tmp_path: Path) -> None:
-    backend = build_local(Settings(home=tmp_path / "home"))
+    backend = local_backend.build(Settings(home=tmp_path / "home"))
     try:
         pushed = backend.registry.push(HOST, REPOSITORY)
         assert backend.deps.registry.manifest(HOST, REPOSITORY, pushed.digest) == pushed

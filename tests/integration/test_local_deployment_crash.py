@@ -15,7 +15,7 @@ import pytest
 from shared.adapters.local import inference_server as server
 from shared.adapters.local.endpoints import LocalEndpoints
 from shared.adapters.local.platform_db import PlatformDB
-from shared.domain.models import DeploymentSpec, ModelRef
+from shared.domain.values import DeploymentSpec, ModelRef
 from shared.ports import TransientError
 from tests.tools import missing_tool
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shared.localhost.delivery import invoke
-from shared.localhost.eventgrid import LocalEventGrid, load_routing
-from shared.localhost.functions_registry import registered
+from shared.adapters.local.event_grid import LocalEventGrid, load_routing
+from shared.devhost.delivery import invoke
+from shared.devhost.functions_registry import registered
 from tests.conftest import World, model_registered, to_cloud
 
 

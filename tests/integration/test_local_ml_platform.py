@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from shared import demodata
 from shared.adapters.local.ml_platform import LocalMLPlatform
 from shared.domain.events import MODEL_REGISTERED
-from shared.domain.models import DeploymentSpec, JobInfo, ModelRef, TrainingJobRequest
+from shared.domain.values import DeploymentSpec, JobInfo, ModelRef, TrainingJobRequest
+from shared.ops.demo import data as demodata
 from shared.ports import MLPlatform, NotFound
 
 pytestmark = pytest.mark.slow

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from shared.adapters.clock import SystemClock
 from shared.adapters.local.audit_sink import SqliteAuditSink
-from shared.adapters.local.clock import SystemClock
-from shared.cli import main
 from shared.domain.audit import AuditEntry
-from shared.report.html import NO_RECORDS, NONE_IN_PERIOD
+from shared.ops.cli import main
+from shared.ops.render.report.html import NO_RECORDS, NONE_IN_PERIOD
 from tests.fakes import FakeClock
 from tests.integration.test_audit_cli import export_rows
 

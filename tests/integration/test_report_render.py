@@ -24,8 +24,8 @@ import pytest
 from PIL import Image
 
 from shared.adapters.local.audit_sink import SqliteAuditSink
-from shared.report import build_report
-from shared.report.html import CSP
+from shared.ops.render.report import build_report
+from shared.ops.render.report.html import CSP
 from tests.fakes import FakeClock
 from tests.tools import tool_path
 from tests.unit.test_report import NOW, START, STATUS, story
@@ -52,7 +52,7 @@ LOCATE = (
     " r.bottom + scrollY].map(Math.round).join(',')); }"
     " document.body.setAttribute('data-located', 'yes');"
 )
-# Colours each chart must paint (Okabe-Ito, as shared/report/svg.py defines them).
+# Colours each chart must paint (Okabe-Ito, as shared/ops/render/report/svg.py defines them).
 BLUE, SKY, GREEN = (0x00, 0x72, 0xB2), (0x56, 0xB4, 0xE9), (0x00, 0x9E, 0x73)
 ORANGE, VERMILLION, PURPLE = (0xE6, 0x9F, 0x00), (0xD5, 0x5E, 0x00), (0xCC, 0x79, 0xA7)
 LIGHT_GREY = (0xC8, 0xC8, 0xC8)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from shared import demodata
+from shared.ops.demo import data as demodata
 from shared.adapters.local import inference_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -13,21 +13,22 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from shared.bootstrap import LocalBackend, build_local
-from shared.cli import main
-from shared.cli_status import render
+from shared.adapters.local import backend as local_backend
+from shared.adapters.local.backend import LocalBackend
+from shared.devhost.easyauth import EasyAuth
+from shared.devhost.host_keys import load_signing_key
 from shared.domain.audit import AuditEntry, AuditRecord, ChainReport
 from shared.domain.audit_verify import verify_chain
-from shared.domain.models import ModelRef
 from shared.domain.rollout import Phase, Rollout, Transition
-from shared.localhost.easyauth import EasyAuth
-from shared.localhost.host_keys import load_signing_key
-from shared.services.data import WINDOW
+from shared.domain.values import ModelRef
+from shared.ops.cli import main
+from shared.ops.render.tables import render
+from shared.ops.views.status import build_status
+from shared.services.data_arrived import WINDOW
 from shared.services.operations import Principal, redeploy
 from shared.services.reconciler import JOB
 from shared.services.rollouts import LOCK, REQUESTER, ROLLOUT
 from shared.settings import Settings
-from shared.status import build_status
 from tests.conftest import World, model_registered
 from tests.fakes import TEST_CHAIN_KEY, RecordingAuditSink
 from tests.integration.host.hostproc import HostProcess, start_host
@@ -177,7 +178,7 @@ def seed(home: Path, *, with_work: bool) -> Rollout:
     """A real local home with an endpoint and a rollout in its canary (written as the
     rollout service stores it); ``with_work`` adds an open window, a job and an event."""
     settings = Settings(home=home)
-    backend = build_local(settings)
+    backend = local_backend.build(settings)
     try:
         backend.platform.ensure_endpoint(settings.endpoint_name)
         rollout = _canary(settings)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from shared import demodata
 from shared.adapters.local.inference_server import child_env, free_port
+from shared.ops.demo import data as demodata
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from shared import bootstrap
-from shared.domain.models import EndpointInfo, ModelRef
 from shared.domain.rollout import Phase, Rollout
+from shared.domain.values import EndpointInfo, ModelRef
 from shared.ports import TransientError
 from shared.services.rollouts import ROLLOUT
 from tests.conftest import World, model_registered

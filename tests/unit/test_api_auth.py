@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from shared import bootstrap
-from shared.domain.models import Stored
+from shared.domain.values import Stored
 from shared.services.api_guard import RATE
 from shared.services.rollouts import ROLLOUT
 from tests.conftest import World

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from functions.api_openapi import document
+from functions.api.openapi import document
 from shared.domain.api_requests import (
     DATASET_MAX_CHARS,
     HIDDEN_RANGES,

@@ -14,9 +14,9 @@ from typing import Any
 import azure.functions as func
 import jsonschema  # type: ignore[import-untyped]  # no stubs installed
 
-from functions.api_openapi import document
-from shared.domain.models import ModelRef
-from shared.localhost.functions_registry import user_function
+from functions.api.openapi import document
+from shared.devhost.functions_registry import user_function
+from shared.domain.values import ModelRef
 from tests.conftest import World, model_registered
 
 ENDPOINT = "spam-endpoint"

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from functions.api.idempotency import KIND
 from shared import bootstrap
-from shared.domain.models import ModelVersion, Stored
+from shared.domain.values import ModelVersion, Stored
 from shared.ports import TransientError
-from shared.services.api_idempotency import KIND
 from shared.services.rollouts import ROLLOUT
 from tests.conftest import World
 from tests.fake_platform import FakeMLPlatform

@@ -14,8 +14,8 @@ import azure.functions as func
 import jsonschema  # type: ignore[import-untyped]  # no stubs installed
 import pytest
 
-from functions.api_openapi import document
-from shared.localhost.functions_registry import registered
+from functions.api.openapi import document
+from shared.devhost.functions_registry import registered
 from tests.conftest import World
 from tests.unit.test_api_helpers import ENDPOINT, MODEL, call, serve
 

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from shared.domain.audit import ChainReport
-from shared.domain.models import ModelRef
-from shared.explain import explain
-from shared.services.data import WINDOW
+from shared.domain.values import ModelRef
+from shared.ops.views.status import build_status
+from shared.ops.views.story import explain
+from shared.services.data_arrived import WINDOW
 from shared.services.reconciler import JOB
 from shared.services.retrain import TRAIN_REQUEST
-from shared.status import build_status
 from tests.conftest import World, model_registered
 from tests.integration.test_status import Events, Trail
 from tests.unit.test_api_helpers import (

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from shared.bootstrap import REPO_ROOT
+from shared.adapters.project_files import REPO_ROOT
 
 HEAVY = ("azure.ai.ml", "mlflow", "sklearn", "pandas", "numpy", "pydantic")
 

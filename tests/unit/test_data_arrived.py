@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.services.data import WINDOW
+from shared.services.data_arrived import WINDOW
 from tests.conftest import World
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from shared import demodata
+from shared.ops.demo import data as demodata
 
 
 def test_same_seed_gives_same_rows_and_other_seeds_differ() -> None:

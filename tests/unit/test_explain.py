@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from shared.audit_view import story_text
 from shared.domain.audit import AuditEntry
-from shared.domain.models import ModelRef
-from shared.explain import AmbiguousId, StoryNotFound, explain
+from shared.domain.values import ModelRef
+from shared.ops.render.text import story_text
+from shared.ops.views.story import AmbiguousId, StoryNotFound, explain
 from shared.services.operations import rollback
 from tests.conftest import World, model_registered
 from tests.fakes import RecordingAuditSink

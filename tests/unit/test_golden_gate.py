@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from shared import demodata
-from shared.bootstrap import load_smoke_set
+from shared.adapters.project_files import load_smoke_set
+from shared.ops.demo import data as demodata
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "training" / "src"))

@@ -12,9 +12,9 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from shared.cli import main
-from shared.localhost.functions_registry import Refused, index, refusals, registered
-from shared.localhost.serve import timer_runners
+from shared.devhost.functions_registry import Refused, index, refusals, registered
+from shared.devhost.serve import timer_runners
+from shared.ops.cli import main
 from shared.settings import Settings
 from tests.infra.test_app_settings import all_settings
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from shared.localhost.functions_registry import Refused
-from shared.localhost.timer import Schedule, resolve_setting, schedule_of
+from shared.devhost.functions_registry import Refused
+from shared.devhost.timer import Schedule, resolve_setting, schedule_of
 from shared.settings import Settings
 
 T0 = datetime(2026, 11, 26, 10, 15, 30, tzinfo=UTC)  # a Thursday

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from rich.console import Console
 
-from shared.progress import PlainProgress, RichProgress, for_stream
+from shared.ops.cli.progress import PlainProgress, RichProgress, for_stream
 
 
 class Ticks:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli import parser
+from shared.ops.cli import parser
 
 REPO = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"```bash\n(.*?)```", re.DOTALL)

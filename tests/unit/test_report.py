@@ -10,9 +10,9 @@ from html.parser import HTMLParser
 from typing import Any
 
 from shared.domain.audit import GENESIS_HASH, AuditEntry, AuditRecord, ChainReport, chain
-from shared.report import build_report
-from shared.report.data import shape
-from shared.report.html import NO_RECORDS
+from shared.ops.render.report import build_report
+from shared.ops.render.report.data import shape
+from shared.ops.render.report.html import NO_RECORDS
 from tests.fakes import TEST_CHAIN_KEY
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

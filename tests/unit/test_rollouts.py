@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.domain.models import ModelRef
+from shared.adapters.local import system_events as topics
 from shared.domain.rollout import Phase, Rollout
-from shared.localhost import topics
+from shared.domain.values import ModelRef
 from shared.services.operations import Principal, redeploy, rollback
 from shared.services.reconciler import JOB
 from shared.services.rollouts import ROLLOUT, RolloutConflict, advance, get_rollout

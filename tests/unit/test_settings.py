@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from shared.bootstrap import REPO_ROOT
+from shared.adapters.project_files import REPO_ROOT
 from shared.settings import Settings
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.timespec import BadTime, parse_duration, parse_when
+from shared.ops.cli.timespec import BadTime, parse_duration, parse_when
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

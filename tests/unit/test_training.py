@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from shared import demodata
+from shared.ops.demo import data as demodata
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TRAINING_SRC = REPO_ROOT / "training" / "src"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from shared import demodata
 from shared.adapters.local.training_jobs import read_outcome, skipped_files
+from shared.ops.demo import data as demodata
 
 TRAINING_SRC = Path(__file__).resolve().parents[2] / "training" / "src"
 sys.path.insert(0, str(TRAINING_SRC))

@@ -24,7 +24,7 @@ sys.path[:0] = [str(REPO_ROOT / "training" / "src"), str(REPO_ROOT)]
 import model_store  # noqa: E402
 import train  # noqa: E402
 
-from shared import demodata  # noqa: E402  (standard library only)
+from shared.ops.demo import data as demodata  # noqa: E402  (standard library only)
 
 MODEL = "spam-classifier"
 

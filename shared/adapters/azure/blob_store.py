@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlsplit
 from azure.core.exceptions import HttpResponseError
 
 from shared.adapters.azure._errors import sdk_options, translated
-from shared.domain.models import BlobProperties
+from shared.domain.values import BlobProperties
 
 if TYPE_CHECKING:
     from azure.storage.blob import BlobClient

@@ -28,7 +28,7 @@ from azure.ai.ml.entities import (
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.adapters.azure.ml_errors import translated
-from shared.domain.models import (
+from shared.domain.values import (
     DeploymentInfo,
     DeploymentSpec,
     EndpointInfo,
@@ -50,6 +50,14 @@ _PROVISIONING: Mapping[str, ProvisioningState] = {
 # "azureml:name:version" or an ARM id ".../models/name/versions/version".
 _MODEL_REF = re.compile(r"(?:^azureml:|/models/)([^:/]+)[:/](?:versions/)?([^:/]+)$")
 _IMAGE_VARIABLE = "MLOPS_SERVING_IMAGE"
+# An image of our own needs its routes stated (Learn, "Use a custom container to deploy a model
+# to an online endpoint": inference config); training/serving/Dockerfile runs the inference
+# server on 5001 as Azure ML's minimal images do, "/" live and ready, "/score" scoring.
+SERVING_ROUTES = {
+    "liveness_route": {"path": "/", "port": 5001},
+    "readiness_route": {"path": "/", "port": 5001},
+    "scoring_route": {"path": "/score", "port": 5001},
+}
 _TAGS = {"managed-by": "secure-mlops-azure"}
 # Where azure-ai-ml keeps the generated operation groups its begin_* call (its
 # operations/_online_endpoint_operations.py and _online_deployment_operations.py).
@@ -121,7 +129,7 @@ class AzureEndpoints:
             _IMAGE_VARIABLE: spec.image or "",
         }
         if spec.image is not None:
-            deployment.environment = Environment(image=spec.image)
+            deployment.environment = Environment(image=spec.image, inference_config=SERVING_ROUTES)
         deployment.tags = {**(deployment.tags or {}), **_TAGS}
         with translated(f"deployment {spec.endpoint}/{spec.name}"):
             self._ml.online_deployments.begin_create_or_update(deployment)

@@ -29,7 +29,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from shared.adapters.azure.ml_errors import translated
 from shared.adapters.azure.ml_runs import JobRuns, run_of_model_path
 from shared.domain.events import split_blob_url
-from shared.domain.models import JobInfo, JobStatus, ModelRef, ModelVersion, TrainingJobRequest
+from shared.domain.values import JobInfo, JobStatus, ModelRef, ModelVersion, TrainingJobRequest
 
 # Azure ML job states (JobStatus in the REST API) as the domain's.
 _JOB_STATUS: Mapping[str, JobStatus] = {

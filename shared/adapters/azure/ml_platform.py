@@ -21,7 +21,7 @@ from shared.adapters.azure.ml_endpoints import AzureEndpoints
 from shared.adapters.azure.ml_jobs import AzureJobs
 from shared.adapters.azure.ml_runs import JobRuns
 from shared.adapters.azure.ml_scoring import EndpointScorer
-from shared.domain.models import (
+from shared.domain.values import (
     DeploymentInfo,
     DeploymentSpec,
     EndpointInfo,

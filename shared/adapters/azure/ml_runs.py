@@ -32,7 +32,7 @@ from azure.core.rest import HttpRequest, HttpResponse
 from shared.adapters.azure.ml_errors import translated
 from shared.adapters.azure.ml_scoring import bearer_client
 from shared.domain import untrusted_json
-from shared.domain.models import TrainingRun
+from shared.domain.values import TrainingRun
 from shared.ports import NotFound, TransientError
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 
 from shared.adapters.azure._errors import sdk_options, translated
 from shared.adapters.azure._table_keys import decode_key, encode_key, prefix_range
-from shared.domain.models import Stored
+from shared.domain.values import Stored
 from shared.ports import ConcurrencyConflict
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from shared.domain.models import BlobProperties
+from shared.domain.values import BlobProperties
 from shared.ports import NotFound
 
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"

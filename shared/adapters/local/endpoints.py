@@ -27,7 +27,7 @@ import requests
 from shared.adapters.local import inference_server as server
 from shared.adapters.local.model_registry import check_name
 from shared.adapters.local.platform_db import DeploymentRow, PlatformDB
-from shared.domain.models import (
+from shared.domain.values import (
     DeploymentInfo,
     DeploymentSpec,
     EndpointInfo,

@@ -32,7 +32,7 @@ from shared.adapters.local.training_jobs import (
     skipped_files,
     start_job,
 )
-from shared.domain.models import (
+from shared.domain.values import (
     DeploymentInfo,
     DeploymentSpec,
     EndpointInfo,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from shared.domain.models import ModelRef, ModelVersion, TrainingRun
+from shared.domain.values import ModelRef, ModelVersion, TrainingRun
 from shared.ports import NotFound
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.adapters.local._sqlite import ConnectionPool, translate_errors
-from shared.domain.models import Stored
+from shared.domain.values import Stored
 from shared.ports import ConcurrencyConflict
 
 _SCHEMA = """

@@ -13,7 +13,7 @@ from typing import Any
 
 from shared.adapters.local.inference_server import child_env, failure_reason
 from shared.domain.events import MODEL_REGISTERED
-from shared.domain.models import ModelVersion
+from shared.domain.values import ModelVersion
 
 # Exit codes of train.py (see its --help).
 EXIT_INVALID_DATA = 2

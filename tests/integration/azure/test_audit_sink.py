@@ -11,7 +11,7 @@ import pytest
 
 from shared.adapters.azure.audit_sink import AzureAuditSink, logs_client
 from shared.adapters.azure.state_store import AzureStateStore, open_table
-from shared.adapters.local.clock import SystemClock
+from shared.adapters.clock import SystemClock
 from shared.domain.audit import AuditEntry, from_table_row
 from shared.domain.audit_verify import verify_chain
 from shared.ports import TransientError

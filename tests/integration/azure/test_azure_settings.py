@@ -10,7 +10,7 @@ from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from pydantic import ValidationError
 
 from shared.adapters.azure.credential import choose_credential, process_credential
-from shared.bootstrap import REPO_ROOT
+from shared.adapters.project_files import REPO_ROOT
 from shared.settings import Settings
 
 REFERENCE = "@Microsoft.KeyVault(SecretUri=https://kv-mlops.vault.azure.net/secrets/db-pass/)"

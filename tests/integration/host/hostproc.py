@@ -16,14 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shared.adapters.clock import SystemClock
+from shared.adapters.local import system_events as topics
 from shared.adapters.local.audit_sink import SqliteAuditSink
+from shared.adapters.local.backend import local_topic
 from shared.adapters.local.blob_store import LocalBlobStore
-from shared.adapters.local.clock import SystemClock
-from shared.bootstrap import REPO_ROOT, local_topic
-from shared.cli_host import READY
+from shared.adapters.project_files import REPO_ROOT
+from shared.devhost.host_keys import HostKeys, load_keys
 from shared.domain.audit import AuditRecord
-from shared.localhost import topics
-from shared.localhost.host_keys import HostKeys, load_keys
+from shared.ops.cli.commands.host import READY
 from shared.settings import Settings
 
 WEBHOOK = "/runtime/webhooks/eventgrid"
@@ -118,7 +119,7 @@ def start_host(home: Path, *args: str, env: Mapping[str, str] | None = None) -> 
     started = time.monotonic()
     with (home / "host.log").open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "serve", "--port", "0", *args],
+            [sys.executable, "-m", "shared.ops.cli", "serve", "--port", "0", *args],
             cwd=REPO_ROOT,
             env=environment,
             stdout=subprocess.PIPE,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from shared import demodata
-from shared.cli import main
-from shared.localhost.easyauth import EasyAuth, default_oid
-from shared.localhost.host_keys import keys_path, load_signing_key, signing_key_path
+from shared.devhost.easyauth import EasyAuth, default_oid
+from shared.devhost.host_keys import keys_path, load_signing_key, signing_key_path
+from shared.ops.cli import main
+from shared.ops.demo import data as demodata
 from tests.conftest import model_registered, to_cloud
 from tests.integration.host.hostproc import HostProcess, start_host
 

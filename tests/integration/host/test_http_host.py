@@ -19,10 +19,10 @@ import azure.functions as func
 import jwt
 import pytest
 
-from shared.localhost.easyauth import AUDIENCE, ISSUER, OID_CLAIM, EasyAuth, default_oid
-from shared.localhost.host_keys import EVENTGRID_KEY, HostKeys
-from shared.localhost.messages import MAX_BODY_BYTES
-from shared.localhost.server import HostServer, LocalHost
+from shared.devhost.easyauth import AUDIENCE, ISSUER, OID_CLAIM, EasyAuth, default_oid
+from shared.devhost.host_keys import EVENTGRID_KEY, HostKeys
+from shared.devhost.messages import MAX_BODY_BYTES
+from shared.devhost.server import HostServer, LocalHost
 from tests.integration.host.hostproc import Response, http
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)

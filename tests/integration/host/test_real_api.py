@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.localhost.easyauth import OID_CLAIM, EasyAuth
-from shared.localhost.functions_registry import registered
-from shared.localhost.host_keys import load_signing_key
+from shared.devhost.easyauth import OID_CLAIM, EasyAuth
+from shared.devhost.functions_registry import registered
+from shared.devhost.host_keys import load_signing_key
 from tests.integration.host.hostproc import HostProcess, http, start_host
 
 API_ROUTES = {

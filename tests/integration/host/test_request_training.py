@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.bootstrap import REPO_ROOT
-from shared.localhost.easyauth import EasyAuth
-from shared.localhost.host_keys import load_signing_key
+from shared.adapters.project_files import REPO_ROOT
+from shared.devhost.easyauth import EasyAuth
+from shared.devhost.host_keys import load_signing_key
 from tests.conftest import GOOD_CSV
 from tests.integration.host.hostproc import HostProcess, http, start_host
 

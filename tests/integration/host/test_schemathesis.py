@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 
 from shared.adapters.local.platform_db import PlatformDB
-from shared.localhost.easyauth import EasyAuth
-from shared.localhost.host_keys import load_signing_key
+from shared.devhost.easyauth import EasyAuth
+from shared.devhost.host_keys import load_signing_key
 from shared.settings import Settings
 from tests.integration.host.hostproc import HostProcess, http, start_host
 from tests.tools import missing_tool

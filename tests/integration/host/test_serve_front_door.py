@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.localhost.easyauth import EasyAuth
-from shared.localhost.host_keys import load_signing_key
+from shared.devhost.easyauth import EasyAuth
+from shared.devhost.host_keys import load_signing_key
 from tests.integration.host.hostproc import http, start_host
 
 FUNCTION_APP = {"FUNCTIONS_WORKER_RUNTIME": "python", "WEBSITE_SITE_NAME": "func-mlops-local"}

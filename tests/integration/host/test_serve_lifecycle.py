@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from shared import demodata
-from shared.cli import main
+from shared.ops.cli import main
+from shared.ops.demo import data as demodata
 from tests.integration.host.hostproc import cmdline, descendants, start_host
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.localhost.timer import Schedule, TimerRunner, every, resolve_setting
+from shared.devhost.timer import Schedule, TimerRunner, every, resolve_setting
 from shared.settings import Settings
 
 T0 = datetime(2026, 11, 26, 10, 15, 30, 500000, tzinfo=UTC)  # a Thursday

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from shared.localhost.messages import MAX_BODY_BYTES
+from shared.devhost.messages import MAX_BODY_BYTES
 from tests.conftest import GOOD_CSV, model_registered, to_cloud
 from tests.integration.host.hostproc import WEBHOOK, HostProcess, http, start_host
 

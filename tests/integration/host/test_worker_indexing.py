@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from shared.localhost.functions_registry import Refused, index, registered, user_function
-from shared.localhost.routes import compile_routes
-from shared.localhost.serve import timer_runners
-from shared.localhost.timer import schedule_of
+from shared.devhost.functions_registry import Refused, index, registered, user_function
+from shared.devhost.routes import compile_routes
+from shared.devhost.serve import timer_runners
+from shared.devhost.timer import schedule_of
 from shared.settings import Settings
 from tests.tools import REPO, missing_tool
 

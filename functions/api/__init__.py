@@ -1,0 +1,1 @@
+"""The manual API: routes, HTTP mapping, the replayable answer, OpenAPI."""

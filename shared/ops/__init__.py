@@ -1,0 +1,1 @@
+"""What operators and developers type: never imported by what runs in Azure."""

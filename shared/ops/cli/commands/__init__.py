@@ -1,0 +1,1 @@
+"""One module per `mlops` command group: parsing only."""

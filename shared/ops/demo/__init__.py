@@ -1,0 +1,1 @@
+"""`mlops demo`: the whole story on the local backend."""

@@ -1,0 +1,1 @@
+"""Output only: text, rich tables and the HTML report."""

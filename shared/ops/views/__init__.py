@@ -1,0 +1,1 @@
+"""Read models over the state store and the audit trail."""
