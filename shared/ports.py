@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared.domain.audit import AuditEntry, AuditRecord
+from shared.domain.canary import TrafficSample
 from shared.domain.values import (
     BlobProperties,
     DeploymentInfo,
@@ -113,6 +114,18 @@ class AuditSink(Protocol):
     def flush(self) -> int:
         """Ship records already written durably but not yet delivered (an outbox); return
         how many. Raises TransientError when delivery fails; nothing is lost."""
+        ...
+
+
+class LiveTraffic(Protocol):
+    """What users saw from each deployment of an endpoint: the canary's evidence."""
+
+    def deployment_sample(
+        self, endpoint: str, deployment: str, start: datetime, end: datetime
+    ) -> TrafficSample:
+        """The requests the endpoint routed to ``deployment`` in [start, end): how many, how
+        many it failed (5xx), their p95 latency. A window with no traffic is a zero sample,
+        not an error. Raises TransientError when the source cannot answer now."""
         ...
 
 

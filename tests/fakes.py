@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from shared.domain.audit import GENESIS_HASH, AuditEntry, AuditRecord, ChainKey, chain
+from shared.domain.canary import TrafficSample
 from shared.domain.events import split_blob_url
 from shared.domain.values import BlobProperties, Stored
 from shared.ports import ConcurrencyConflict, Manifest, NotFound
@@ -160,3 +161,22 @@ class InMemoryContainerRegistry:
             return self.manifests[(registry.lower(), repository, digest)]
         except KeyError:
             raise NotFound(f"manifest {registry}/{repository}@{digest}") from None
+
+
+class RecordedLiveTraffic:
+    """Live traffic as a test sets it: ``samples[(endpoint, deployment)]`` answers every
+    window (none set: no traffic); each question asked is kept in ``asked``. ``failure``,
+    when set, is raised instead (a metrics source that is down)."""
+
+    def __init__(self) -> None:
+        self.samples: dict[tuple[str, str], TrafficSample] = {}
+        self.asked: list[tuple[str, str, datetime, datetime]] = []
+        self.failure: Exception | None = None
+
+    def deployment_sample(
+        self, endpoint: str, deployment: str, start: datetime, end: datetime
+    ) -> TrafficSample:
+        self.asked.append((endpoint, deployment, start, end))
+        if self.failure is not None:
+            raise self.failure
+        return self.samples.get((endpoint, deployment), TrafficSample(0, 0, None))

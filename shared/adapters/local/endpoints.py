@@ -52,6 +52,7 @@ class LocalEndpoints:
         ready_timeout: float,
         request_timeout: float,
         crash_restart_delay: float = 10.0,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._ml = ml_dir
         self._db = db
@@ -61,6 +62,8 @@ class LocalEndpoints:
         self._request_timeout = request_timeout
         # Kubernetes waits 10 s before it first restarts a container that exited.
         self._crash_restart_delay = crash_restart_delay
+        # When each request happened (epoch seconds), for the canary's live-traffic window.
+        self._wall_clock = wall_clock
         self._crashes: dict[tuple[str, str], float] = {}  # when each crash was seen
         self._lock = threading.RLock()
         self._servers: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
@@ -173,18 +176,23 @@ class LocalEndpoints:
     def invoke(
         self, endpoint: str, payload: Mapping[str, Any], *, deployment: str | None = None
     ) -> Any:
-        row = self._ready_row(endpoint, deployment or self._pick(endpoint))
+        """Score on ``deployment``, or on one the endpoint picks by its traffic weights. Every
+        request is counted and recorded with its outcome and latency; only the routed ones
+        are live traffic (a named deployment is a probe: the smoke test)."""
+        routed = deployment is None
+        row = self._ready_row(endpoint, deployment or self._pick(endpoint), routed=routed)
         url = f"http://127.0.0.1:{row.port}/score"
+        started = time.monotonic()
         try:
             response = requests.post(url, json=dict(payload), timeout=self._request_timeout)
         except requests.RequestException as exc:
-            self._db.count_request(endpoint, row.name, error=True, client_error=False)
+            self._record(row, started, routed=routed, error=True)
             raise TransientError(
                 f"{endpoint}/{row.name} unreachable: {type(exc).__name__}"
             ) from None
         client_error = 400 <= response.status_code < 500
         error = response.status_code != 200 and not client_error
-        self._db.count_request(endpoint, row.name, error=error, client_error=client_error)
+        self._record(row, started, routed=routed, error=error, client_error=client_error)
         if client_error:
             raise ValueError(f"{endpoint}/{row.name} rejected the request: {_message(response)}")
         if error:
@@ -308,7 +316,26 @@ class LocalEndpoints:
         self._db.update_deployment(row.endpoint, row.name, **fields)
         return replace(row, **fields)
 
-    def _ready_row(self, endpoint: str, name: str) -> DeploymentRow:
+    def _record(
+        self,
+        row: DeploymentRow,
+        started: float,
+        *,
+        routed: bool,
+        error: bool,
+        client_error: bool = False,
+    ) -> None:
+        self._db.count_request(
+            row.endpoint,
+            row.name,
+            error=error,
+            client_error=client_error,
+            at=self._wall_clock(),
+            latency_ms=(time.monotonic() - started) * 1000,
+            routed=routed,
+        )
+
+    def _ready_row(self, endpoint: str, name: str, *, routed: bool) -> DeploymentRow:
         """The deployment's record once its server answers (a restart may take a while)."""
         deadline = time.monotonic() + self._ready_timeout
         while (row := self._refresh(self._row(endpoint, name))).state == "creating":
@@ -318,7 +345,7 @@ class LocalEndpoints:
         if row.state != "succeeded":
             raise TransientError(f"{endpoint}/{name} is {row.state}: {row.error}")
         if (endpoint, name) in self._crashes:  # a caller on Azure gets an error status too
-            self._db.count_request(endpoint, name, error=True, client_error=False)
+            self._record(row, time.monotonic(), routed=routed, error=True)
             raise TransientError(f"{endpoint}/{name} is down: {row.error}")
         return row
 

@@ -32,7 +32,16 @@ CREATE TABLE IF NOT EXISTS deployments (
     requests INTEGER NOT NULL DEFAULT 0, errors INTEGER NOT NULL DEFAULT 0,
     client_errors INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL, PRIMARY KEY (endpoint, name)
 );
+CREATE TABLE IF NOT EXISTS requests (
+    endpoint TEXT NOT NULL, deployment TEXT NOT NULL, at REAL NOT NULL, error INTEGER NOT NULL,
+    client_error INTEGER NOT NULL, latency_ms REAL NOT NULL, routed INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS requests_by_deployment ON requests (endpoint, deployment, at);
+CREATE INDEX IF NOT EXISTS requests_by_time ON requests (at);
 """
+# Request records older than this are dropped as new ones arrive (an indexed range delete):
+# a canary's bake time is minutes to hours.
+REQUEST_RETENTION_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -176,13 +185,44 @@ class PlatformDB:
         with self._tx() as db:
             db.execute(sql, (*values, time.time(), endpoint, name))
 
-    def count_request(self, endpoint: str, name: str, *, error: bool, client_error: bool) -> None:
+    def count_request(
+        self,
+        endpoint: str,
+        name: str,
+        *,
+        error: bool,
+        client_error: bool,
+        at: float,
+        latency_ms: float,
+        routed: bool,
+    ) -> None:
+        """Count one request on the deployment and keep its record (when, outcome, latency,
+        whether the endpoint routed it by weight or the caller named the deployment)."""
         with self._tx() as db:
             db.execute(
                 "UPDATE deployments SET requests = requests + 1, errors = errors + ?,"
                 " client_errors = client_errors + ? WHERE endpoint = ? AND name = ?",
                 (int(error), int(client_error), endpoint, name),
             )
+            db.execute(
+                "INSERT INTO requests (endpoint, deployment, at, error, client_error,"
+                " latency_ms, routed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (endpoint, name, at, int(error), int(client_error), latency_ms, int(routed)),
+            )
+            db.execute("DELETE FROM requests WHERE at < ?", (at - REQUEST_RETENTION_SECONDS,))
+
+    def routed_requests(
+        self, endpoint: str, name: str, start: float, end: float
+    ) -> list[tuple[bool, bool, float]]:
+        """(error, client_error, latency_ms) of each request the endpoint routed to the
+        deployment by its traffic weights in [start, end), oldest first."""
+        with self._tx() as db:
+            found = db.execute(
+                "SELECT error, client_error, latency_ms FROM requests WHERE endpoint = ? AND"
+                " deployment = ? AND routed = 1 AND at >= ? AND at < ? ORDER BY at",
+                (endpoint, name, start, end),
+            ).fetchall()
+        return [(bool(r["error"]), bool(r["client_error"]), float(r["latency_ms"])) for r in found]
 
     def deployment(self, endpoint: str, name: str) -> DeploymentRow | None:
         with self._tx() as db:
