@@ -11,7 +11,7 @@ from typing import Any
 
 from shared.domain.audit import GENESIS_HASH, AuditEntry, AuditRecord, ChainReport, chain
 from shared.ops.render.report import build_report
-from shared.ops.render.report.data import shape
+from shared.ops.views.report import shape
 from shared.ops.render.report.html import NO_RECORDS
 from tests.fakes import TEST_CHAIN_KEY
 

@@ -41,5 +41,3 @@ def parser() -> argparse.ArgumentParser:
         command.add_commands(commands)
 
     return parser
-
-

@@ -92,7 +92,7 @@ class _Story:
         self.say = say
         self.progress = progress
         self.waiting = _NOTHING
-        self.settings = backend.deps.settings
+        self.settings = backend.settings
         self.storage_topic = local_topic(self.settings, "Microsoft.Storage/storageAccounts")
         self.acr_topic = local_topic(self.settings, "Microsoft.ContainerRegistry/registries")
         self.seen_seq = 0

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from shared.domain.text import neutralise
+from shared.ops.views.metrics import METRICS
 
 _WIDTH = 100  # when stdout is not a terminal (a log, a pipe) and COLUMNS is unset
 _STYLES = {
@@ -105,12 +106,11 @@ def _models_part(models: list[Mapping[str, Any]]) -> RenderableType:
     table = _table("Model versions", "v", "gate", "acc", "prec", "recall", "f1", "auc", "on")
     table.add_column("registered", no_wrap=True)
     table.add_column("gate reason", overflow="ellipsis", no_wrap=False)
-    metrics = ("accuracy", "precision", "recall", "f1", "roc_auc")
     for m in models:
         refused = m.get("decision") == "rejected"  # the app's own gate: no tags, bad metrics
         reason = (m["decision_reason"] if refused else m["gate_reason"]) or ""
         gate = _state("rejected" if refused else m["gate"] or "-")
-        scores = (_metric(m[name]) for name in metrics)
+        scores = (_metric(m[name]) for name in METRICS)
         on, when = ",".join(m["deployments"]), _when(m["registered"])
         _row(table, m["version"], gate, *scores, on, when, _text(reason, no_wrap=True))
     return table

@@ -16,9 +16,11 @@ from typing import Any
 from shared.domain.audit import OUTCOMES, AuditRecord
 from shared.ops.render.report.svg import clip
 from shared.ops.render.text import short_actor
+from shared.ops.views.metrics import CHARTED
+from shared.ops.views.metrics import METRICS as ALL_METRICS
 
-METRICS = ("accuracy", "precision", "recall", "f1")
-TABLE_METRICS = (*METRICS, "roc_auc")
+METRICS = CHARTED
+TABLE_METRICS = ALL_METRICS
 DECISIONS = ("passed", "failed", "rejected")
 PHASES = ("planned", "deploying", "smoke_testing", "canary", "promoted")
 ENDINGS = ("completed", "rolled_back", "superseded", "failed")

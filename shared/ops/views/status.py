@@ -42,6 +42,7 @@ from shared.domain.audit import AuditRecord, ChainReport
 from shared.domain.rollout import Phase, Rollout
 from shared.domain.text import neutralise
 from shared.domain.values import EndpointInfo, ModelVersion
+from shared.ops.views.metrics import METRICS
 from shared.ports import NotFound
 from shared.services.data_arrived import WINDOW
 from shared.services.deps import Deps
@@ -51,7 +52,6 @@ from shared.services.reconciler import JOB, window_due
 from shared.services.rollouts import ROLLOUT
 from shared.services.views import operation_view
 
-METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 RECENT_ROLLOUTS = 5
 RECENT_JOBS = 10
 

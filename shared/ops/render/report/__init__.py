@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.domain.audit import AuditRecord, ChainReport
-from shared.ops.render.report.data import shape
 from shared.ops.render.report.html import page
+from shared.ops.views.report import shape
 
 
 def build_report(

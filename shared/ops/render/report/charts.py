@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import shared.ops.render.report.svg as svg
-from shared.ops.render.report.data import DECISIONS, METRICS, ModelVersionPoint, RolloutLane
 from shared.ops.render.report.svg import Frame, Linear
+from shared.ops.views.report import DECISIONS, METRICS, ModelVersionPoint, RolloutLane
 
 WIDTH = 960
 METRIC_STYLE = {  # colour and marker shape, so the lines differ in more than colour

@@ -12,15 +12,15 @@ from typing import Any
 
 import shared.ops.render.report.charts as charts
 from shared.domain.audit import OUTCOMES, ChainReport
-from shared.ops.render.report.data import (
+from shared.ops.render.report.style import CSS
+from shared.ops.render.report.svg import clip, duration, esc
+from shared.ops.views.report import (
     DECISIONS,
     IN_PROGRESS,
     TABLE_METRICS,
     ReportData,
     RolloutLane,
 )
-from shared.ops.render.report.style import CSS
-from shared.ops.render.report.svg import clip, duration, esc
 
 MAX_POINTS = 120  # versions in the metrics chart
 MAX_TILES = 60  # versions in the gate chart
