@@ -161,6 +161,22 @@ resource fnMlOperator 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+// The canary is judged on live traffic: the endpoints' platform metrics (RequestsPerMinute,
+// RequestLatency_P95) through the metrics API of each endpoint resource, which needs
+// Microsoft.Insights/metrics/read there (Learn "Azure built-in roles for Monitor": Monitoring
+// Reader). The endpoints are created by the app at run time, so the grant is on their parent,
+// the workspace, not on one endpoint; never on the subscription, which the batch metrics API
+// (azure-monitor-querymetrics) would need (shared/adapters/azure/endpoint_metrics.py).
+resource fnEndpointMetricsReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(workspace.id, functionPrincipalId, roles.monitoringReader)
+  scope: workspace
+  properties: {
+    principalId: functionPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringReader)
+  }
+}
+
 // New training data is read (validated, hashed), never written, and only in its container.
 resource fnTrainingReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(trainingContainer.id, functionPrincipalId, roles.storageBlobDataReader)

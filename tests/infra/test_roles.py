@@ -52,6 +52,11 @@ ALLOWED: dict[tuple[str, str, str, str], str] = {
     ("rbac-app.bicep", "functionPrincipalId", "monitoringMetricsPublisher", "auditRule"): (
         "Microsoft.Insights/dataCollectionRules"
     ),
+    # The canary's live numbers: the endpoints' platform metrics (Monitoring Reader holds
+    # Microsoft.Insights/metrics/read); endpoints are created at run time, so on the workspace.
+    ("rbac-app.bicep", "functionPrincipalId", "monitoringReader", "workspace"): (
+        "Microsoft.MachineLearningServices/workspaces"
+    ),
     # Application Insights with local auth off takes telemetry from this role only.
     (
         "rbac-app.bicep",
@@ -322,3 +327,4 @@ def test_role_ids_are_the_built_in_ids_they_claim_to_be() -> None:
     assert BUILT_IN["monitoringMetricsPublisher"] == "3913510d-42f4-4e42-8a64-420c390055eb"
     assert BUILT_IN["acrPull"] == "7f951dda-4ed3-4680-a7ca-43fe172d538d"
     assert BUILT_IN["managedIdentityOperator"] == "f1a07417-d97a-45cb-824c-7a7467783830"
+    assert BUILT_IN["monitoringReader"] == "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
