@@ -51,8 +51,17 @@ AUDIT_FLAGS ?=
 # Headless Chromium renders `mlops report` in a test: Debian's package, as root (CI), or
 # whatever CHROMIUM points at.
 CHROMIUM ?= /usr/bin/chromium
+# Graphviz draws the component diagram (`make diagrams`, and a test redraws it): Debian's package
+# with the font architecture/components.py names, or whatever DOT points at.
+DOT ?= /usr/bin/dot
+# Debian packages $(1), for the missing tool $(2): apt-get as root (CI), through sudo where it
+# needs no password (GitHub's runners), else a message saying what to install.
+apt_install = if [ "$$(id -u)" = 0 ]; then sudo=; elif sudo -n true 2>/dev/null; then sudo=sudo; \
+	else echo "install $(2) (Debian: apt-get install $(1)) or set $(3)=" >&2; exit 1; fi; \
+	set -x; $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install \
+		-y -qq --no-install-recommends $(1)
 
-.PHONY: help tools demo test lint audit lock bench clean FORCE
+.PHONY: help tools demo test lint audit lock bench diagrams clean FORCE
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -96,12 +105,12 @@ $(CHECKOV):
 	$(TOOLS)/checkov/bin/pip install --quiet checkov==3.3.30
 
 $(CHROMIUM):
-	@if [ "$$(id -u)" = 0 ]; then sudo=; elif sudo -n true 2>/dev/null; then sudo=sudo; else \
-		echo "install Chromium (Debian: apt-get install chromium) or set CHROMIUM=" >&2; exit 1; fi; \
-	set -x; $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install \
-		-y -qq --no-install-recommends chromium fonts-liberation
+	@$(call apt_install,chromium fonts-liberation,Chromium,CHROMIUM)
 
-tools: $(AZURITE) $(ACTIONLINT) $(KUSTO) $(CHECKOV) $(CHROMIUM) $(AZMLINFSRV)  ## install the test tools
+$(DOT):
+	@$(call apt_install,graphviz fonts-dejavu-core,Graphviz,DOT)
+
+tools: $(AZURITE) $(ACTIONLINT) $(KUSTO) $(CHECKOV) $(CHROMIUM) $(DOT) $(AZMLINFSRV)  ## install the test tools
 
 demo: $(STAMP) $(AZMLINFSRV)  ## run the whole life of a spam classifier locally (no Azure account)
 	MLOPS_AZMLINFSRV=$(abspath $(AZMLINFSRV)) $(BIN)/mlops demo
@@ -131,7 +140,7 @@ test-train: $(TRAIN_STAMP)  ## train.py's tests in the training job's environmen
 test: $(STAMP) tools lint audit test-train  ## install everything and run the whole suite
 	MLOPS_REQUIRE_TOOLS=1 MLOPS_AZURITE=$(AZURITE) MLOPS_ACTIONLINT=$(ACTIONLINT) \
 		MLOPS_AZMLINFSRV=$(abspath $(AZMLINFSRV)) \
-		MLOPS_CHECKOV=$(CHECKOV) MLOPS_CHROMIUM=$(CHROMIUM) MLOPS_KUSTO=$(KUSTO) \
+		MLOPS_CHECKOV=$(CHECKOV) MLOPS_CHROMIUM=$(CHROMIUM) MLOPS_KUSTO=$(KUSTO) MLOPS_DOT=$(DOT) \
 		$(BIN)/python -m pytest
 
 lint: $(STAMP)  ## ruff, mypy --strict and the import contracts
@@ -150,6 +159,11 @@ lock: $(UV)  ## recompile requirements.txt (every package, hash-pinned) from req
 
 bench: $(STAMP) $(AZMLINFSRV)  ## measure cold start, event throughput, training time and accuracy
 	$(BIN)/python bench/run.py
+
+# The component diagram with Azure's icons: architecture/components.py writes the graph
+# (components-azure.gv) and Graphviz's drawing of it (components-azure.png).
+diagrams: $(STAMP) $(DOT)  ## redraw architecture/components-azure.png from its source
+	MLOPS_DOT=$(DOT) $(BIN)/python architecture/components.py
 
 clean:  ## remove the venv and local state
 	rm -rf $(VENV) $(TOOLS) .mlops

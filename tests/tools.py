@@ -1,5 +1,5 @@
-"""External test tools (Azurite, checkov, actionlint, Chromium, the Kusto analyzer): found
-through their MLOPS_* variable or the place `make tools` puts them. A missing tool skips
+"""External test tools (Azurite, checkov, actionlint, Chromium, the Kusto analyzer, Graphviz):
+found through their MLOPS_* variable or the place `make tools` puts them. A missing tool skips
 the tests that need it, or fails them when MLOPS_REQUIRE_TOOLS=1 (as `make test` sets)."""
 
 from __future__ import annotations
