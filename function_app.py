@@ -10,7 +10,7 @@ import os
 
 import azure.functions as func
 
-from functions import blob_created, image_pushed, model_registered, reconciler
+from functions import blob_created, image_pushed, job_finished, model_registered, reconciler
 from functions.api import routes as api
 from shared.logging_setup import configure_logging
 
@@ -21,5 +21,6 @@ if os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING"):  # else azure.monito
     configure_from_environment()
 
 app = func.FunctionApp()
-for blueprint in (blob_created.bp, model_registered.bp, image_pushed.bp, reconciler.bp, api.bp):
-    app.register_functions(blueprint)
+blueprints = (blob_created, model_registered, image_pushed, job_finished, reconciler, api)
+for module in blueprints:
+    app.register_functions(module.bp)

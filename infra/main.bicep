@@ -308,6 +308,7 @@ module eventGrid 'modules/event-grid.bicep' = {
     deadLetterContainerName: deadLetterContainer
     workspaceId: workspace.outputs.id
     containerRegistryId: registry.outputs.id
+    experimentName: modelName // the experiment ml_platform.py submits jobs under
     functionAppId: functionApp.outputs.id
     deploySubscriptions: deployEventSubscriptions
   }

@@ -15,6 +15,9 @@ param deadLetterContainerName string
 param workspaceId string
 param containerRegistryId string
 
+@description('The Azure ML experiment the app submits its training jobs under (MLOPS_MODEL_NAME): the run-event routes name it as the {experimentName} placeholder, so only this app\'s runs are delivered.')
+param experimentName string
+
 @description('Resource id of the Function App; each subscription targets <id>/functions/<name>.')
 param functionAppId string
 
@@ -99,7 +102,8 @@ module subscriptions 'event-subscription.bicep' = [
     name: 'evgs-${route.name}'
     params: {
       systemTopicName: '${namePrefix}-${replace(route.topic, '_', '-')}'
-      route: route
+      // The one deployment-time value a route names; the local host fills in the same one.
+      route: json(replace(string(route), '{experimentName}', experimentName))
       functionAppId: functionAppId
       deadLetterAccountId: dataStorageAccountId
       deadLetterContainerName: deadLetterContainerName

@@ -18,21 +18,22 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shared.domain.audit import AuditEntry, Outcome
-from shared.domain.values import JobInfo, ModelRef, Stored, TrainingJobRequest
 from shared.domain.rollout import Phase, Rollout
+from shared.domain.values import ModelRef, Stored, TrainingJobRequest
 from shared.ports import ConcurrencyConflict, NotFound, TransientError
 from shared.services.data_arrived import WINDOW, WINDOW_BLOB
 from shared.services.deps import Deps
 from shared.services.isolation import TRANSIENT, isolated, record_parked
-from shared.services.quarantine import accepted_files, quarantine_skipped
+from shared.services.jobs import JOB as JOB  # re-exported: the kind predates jobs.py
+from shared.services.jobs import record_job_end
+from shared.services.quarantine import accepted_files
 from shared.services.rollouts import ROLLOUT, advance, fail, get_rollout
 
 if TYPE_CHECKING:
-    from shared.settings import Settings
+    from shared.services.config import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-JOB = "job"
 ACTOR = "reconciler"
 _MAX_STEPS = 10  # per rollout per tick: enough to chain instant steps, bounded by design
 _JOB_NAME_MAX = 64
@@ -145,7 +146,7 @@ def _park_window(deps: Deps, stored: Stored, reason: str) -> None:
     )
 
 
-def window_due(window: Mapping[str, Any], settings: Settings) -> datetime:
+def window_due(window: Mapping[str, Any], settings: ServiceSettings) -> datetime:
     """When an open window closes: a quiet gap after its last blob, its maximum age, or the
     moment an operator asked to train (``close_by``, see retrain.py), whichever comes first."""
     quiet = datetime.fromisoformat(window["last_event"]) + timedelta(
@@ -171,7 +172,7 @@ def job_name(dataset: str, window_id: str) -> str:
     return f"train-{slug}-{window_id}"
 
 
-def dataset_url(settings: Settings, dataset: str) -> str:
+def dataset_url(settings: ServiceSettings, dataset: str) -> str:
     """The dataset folder's URL: the name percent-encoded once, as the blobs' URLs are."""
     return (
         f"{settings.storage_account_url}/{settings.training_container}/{quote(dataset, safe='')}/"
@@ -223,42 +224,12 @@ def _track_job(deps: Deps, request: TrainingJobRequest, window: Any) -> None:
 
 
 def _follow_job(deps: Deps, report: ReconcileReport, stored: Stored) -> None:
+    """The safety net for a lost run event: poll a job still running, record its end."""
     if stored.value.get("status") != "running":
         return
     job = deps.platform.get_job(stored.key)
-    if job.status in ("queued", "running"):
-        return
-    ended = {**stored.value, "status": job.status}
-    if job.error:  # why it failed, for the training request that asked for it (retrain.py)
-        ended["error"] = job.error[:500]
-    try:
-        deps.state.put(JOB, stored.key, ended, etag=stored.etag)
-    except ConcurrencyConflict:
-        return  # another reconciler instance got there first
-    report.finished[job.name] = job.status
-    correlation = str(stored.value.get("correlation_id", ""))
-    if job.skipped_files:
-        quarantine_skipped(deps, str(stored.value.get("dataset", "")), job, correlation)
-    if job.status == "completed":
-        _audit(
-            deps,
-            "training.completed",
-            job.name,
-            "succeeded",
-            f"registered {job.model}" if job.model else "no model registered",
-            correlation,
-            _skipped_details(job),
-        )
-    else:
-        # The serving model is untouched: nothing was registered, so no rollout starts.
-        reason = job.error[:500] or job.status
-        _audit(
-            deps, "training.failed", job.name, "failed", reason, correlation, _skipped_details(job)
-        )
-
-
-def _skipped_details(job: JobInfo) -> dict[str, Any]:
-    return {"skipped_files": sorted(job.skipped_files)} if job.skipped_files else {}
+    if record_job_end(deps, stored, job, actor=ACTOR):
+        report.finished[job.name] = job.status
 
 
 def _park_job(deps: Deps, stored: Stored, reason: str) -> None:

@@ -160,7 +160,13 @@ def _lists(hook: Hook) -> list[list[str]]:
 
 
 def test_the_routed_functions_are_read_from_event_routing() -> None:
-    assert ROUTED == ["on_blob_created", "on_image_pushed", "on_model_registered"]
+    # on_job_finished takes two routes (RunCompleted, RunStatusChanged): listed once.
+    assert ROUTED == [
+        "on_blob_created",
+        "on_image_pushed",
+        "on_job_finished",
+        "on_model_registered",
+    ]
 
 
 def test_waits_until_every_routed_function_is_listed_then_provisions(tmp_path: Path) -> None:

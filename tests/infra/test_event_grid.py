@@ -5,11 +5,20 @@ dead-letter destination written with the system topic's identity."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from shared.adapters.local import system_events as topics
-from shared.adapters.local.event_grid import ROUTING_FILE, LocalEventGrid, load_routing
+from shared.adapters.local.event_grid import (
+    DEFAULT_EXPERIMENT,
+    EXPERIMENT_PLACEHOLDER,
+    ROUTING_FILE,
+    LocalEventGrid,
+    load_routing,
+)
 from shared.devhost.functions_registry import registered
 from shared.settings import Settings
 from tests.infra.bicep import INFRA, MAIN, mentions, module_params, parsed, resources
@@ -28,9 +37,15 @@ def test_routing_names_exactly_the_event_grid_functions_function_app_registers()
     event_grid_functions = {
         name for name, fn in registered().items() if fn.get_trigger().type == "eventGridTrigger"
     }
-    routed = [route["function"] for route in ROUTING["subscriptions"]]
-    assert sorted(routed) == sorted(event_grid_functions)
-    assert len(routed) == len(set(routed)), "one subscription per function"
+    routes = ROUTING["subscriptions"]
+    assert {route["function"] for route in routes} == event_grid_functions
+    names = [route["name"] for route in routes]
+    assert len(names) == len(set(names)), "one subscription per route name"
+    # A function may take several routes (on_job_finished: one per run event type), never
+    # one event twice: its routes' event types are disjoint.
+    for function in event_grid_functions:
+        types = [t for r in routes if r["function"] == function for t in r["includedEventTypes"]]
+        assert len(types) == len(set(types)), function
 
 
 def test_the_local_host_still_reads_the_routing_file() -> None:
@@ -45,7 +60,20 @@ def test_one_subscription_module_per_route_from_loadjsoncontent() -> None:
     assert loop["item_name"] == "route"
     assert "routing" in mentions(loop["array_name"]) and "subscriptions" in mentions(loop)
     params = module_params(EVENT_GRID, "subscriptions")
-    assert params["route"] == "route"
+    # The route itself, with the app's experiment in place of its placeholder:
+    # json(replace(string(route), '{experimentName}', experimentName)).
+    as_text = {"function": {"type": "string", "parameters": {"value_to_convert": "route"}}}
+    replaced = {
+        "original_string": as_text,
+        "old_string": EXPERIMENT_PLACEHOLDER,
+        "new_string": "experimentName",
+    }
+    assert params["route"] == {
+        "function": {
+            "type": "json",
+            "parameters": {"arg_1": {"function": {"type": "replace", "parameters": replaced}}},
+        }
+    }
     # Each route's topic key names one of the three system topics.
     assert {route["topic"] for route in ROUTING["subscriptions"]} == {
         "storage",
@@ -152,3 +180,92 @@ def test_the_local_event_grid_drops_azure_ml_builds_and_routes_serving_pushes(
         topics.image_pushed(acr, registry, "mlops/sklearn-serving", digest=digest, tag="1.4.2")
     )
     assert grid.pending() == 1
+
+
+# Learn, "Azure Machine Learning as an Event Grid source": RunCompleted and RunStatusChanged,
+# subject experiments/<experiment id>/runs/<run id>; data.experimentName, data.runStatus.
+RUN_COMPLETED = "Microsoft.MachineLearningServices.RunCompleted"
+RUN_STATUS_CHANGED = "Microsoft.MachineLearningServices.RunStatusChanged"
+
+
+def run_routes() -> dict[str, dict[str, Any]]:
+    routes: list[dict[str, Any]] = ROUTING["subscriptions"]
+    return {
+        t: r for r in routes if r["function"] == "on_job_finished" for t in r["includedEventTypes"]
+    }
+
+
+def test_run_events_reach_the_job_function_only_for_this_apps_experiment() -> None:
+    routes = run_routes()
+    assert set(routes) == {RUN_COMPLETED, RUN_STATUS_CHANGED}
+    for route in routes.values():
+        assert route["topic"] == "ml_workspace"
+        assert route["subjectBeginsWith"] == "experiments/"
+        assert {
+            "operatorType": "StringIn",
+            "key": "data.experimentName",
+            "values": [EXPERIMENT_PLACEHOLDER],
+        } in route["advancedFilters"]
+    # The placeholder is the experiment the Azure backend submits jobs under: the model name,
+    # one Bicep parameter for both.
+    from shared.adapters.azure.ml_platform import AzureMLConfig
+
+    identity = "/subscriptions/s/resourceGroups/g/providers/x/userAssignedIdentities/i"
+    app = Settings(model_name="fraud-model", endpoint_identity_id=identity)
+    assert AzureMLConfig.from_settings(app, INFRA.parent).experiment == "fraud-model"
+    assert module_params(MAIN, "eventGrid")["experimentName"] == "modelName"
+    assert module_params(MAIN, "functionApp")["mlopsSettings"]["MLOPS_MODEL_NAME"] == "modelName"
+    default = parsed(MAIN)["parameters"]["modelName"]["default"]
+    assert default == DEFAULT_EXPERIMENT == Settings.model_fields["model_name"].default
+    placeholders = set(re.findall(r"\{(\w+)\}", ROUTING_FILE.read_text(encoding="utf-8")))
+    assert placeholders == {"experimentName"}, "event-grid.bicep replaces only this one"
+
+
+def test_run_status_changes_reach_the_function_only_when_the_run_ended_badly() -> None:
+    filters = run_routes()[RUN_STATUS_CHANGED]["advancedFilters"]
+    assert {
+        "operatorType": "StringIn",
+        "key": "data.runStatus",
+        "values": ["Failed", "Canceled"],
+    } in filters
+    assert len(filters) == 2, "advanced filters are ANDed: experiment and status"
+    assert all(f["key"] != "data.runStatus" for f in run_routes()[RUN_COMPLETED]["advancedFilters"])
+
+
+def run_event(event_type: str, experiment: str, status: str | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {"experimentId": "0fa9", "experimentName": experiment, "runId": "r1"}
+    if status is not None:
+        data["runStatus"] = status
+    return {
+        "id": f"{event_type}-{experiment}-{status}",
+        "topic": "/subscriptions/s/resourceGroups/g/providers/"
+        "Microsoft.MachineLearningServices/workspaces/w",
+        "subject": "experiments/0fa9/runs/r1",
+        "eventType": event_type,
+        "eventTime": "2026-11-29T12:00:00Z",
+        "data": data,
+        "dataVersion": "",
+        "metadataVersion": "1",
+    }
+
+
+@pytest.mark.parametrize(
+    ("event_type", "experiment", "status", "routed"),
+    [
+        (RUN_COMPLETED, "fraud-model", None, True),
+        (RUN_COMPLETED, "someone-elses", None, False),
+        (RUN_STATUS_CHANGED, "fraud-model", "failed", True),  # the Learn sample's spelling
+        (RUN_STATUS_CHANGED, "fraud-model", "Canceled", True),
+        (RUN_STATUS_CHANGED, "FRAUD-MODEL", "Failed", True),  # string filters ignore case
+        (RUN_STATUS_CHANGED, "fraud-model", "Running", False),
+        (RUN_STATUS_CHANGED, "fraud-model", "Queued", False),
+        (RUN_STATUS_CHANGED, "fraud-model", "Completed", False),  # RunCompleted says it
+        (RUN_STATUS_CHANGED, "someone-elses", "Failed", False),
+    ],
+)
+def test_the_local_event_grid_filters_run_events_as_the_subscriptions_do(
+    tmp_path: Path, event_type: str, experiment: str, status: str | None, routed: bool
+) -> None:
+    grid = LocalEventGrid(tmp_path / "eventgrid.db", experiment="fraud-model")
+    grid.publish(run_event(event_type, experiment, status))
+    assert grid.pending() == (1 if routed else 0)

@@ -51,7 +51,7 @@ def build(settings: Settings) -> LocalBackend:
     home = private_home(settings.home)  # 0700, owner-only umask, before anything is created
     clock = SystemClock()
     blobs = local_blob_store(settings)
-    events = LocalEventGrid(home / "eventgrid.db")
+    events = LocalEventGrid(home / "eventgrid.db", experiment=settings.model_name)
     platform = LocalMLPlatform(
         home=home,
         resolve_data=blobs.path_for,

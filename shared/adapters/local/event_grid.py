@@ -20,6 +20,10 @@ from shared.adapters.project_files import REPO_ROOT
 log = logging.getLogger("mlops.eventgrid")
 
 ROUTING_FILE = REPO_ROOT / "infra" / "event-routing.json"
+# The one deployment-time value a route names, as infra/modules/event-grid.bicep fills it in:
+# the experiment the app's training jobs run under (MLOPS_MODEL_NAME; main.bicep's modelName).
+EXPERIMENT_PLACEHOLDER = "{experimentName}"
+DEFAULT_EXPERIMENT = "spam-classifier"
 BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -30,7 +34,9 @@ class Subscription:
     event_types: tuple[str, ...]
     subject_begins_with: str
     subject_ends_with: str
-    string_in: tuple[tuple[str, tuple[str, ...]], ...]  # (data key path, allowed values)
+    # (data key path, allowed values in lower case): "All string comparisons are
+    # case-insensitive" (Learn, "Understand event filtering for Event Grid subscriptions").
+    string_in: tuple[tuple[str, tuple[str, ...]], ...]
 
     def matches(self, event: Mapping[str, Any]) -> bool:
         subject = str(event.get("subject", ""))
@@ -38,12 +44,15 @@ class Subscription:
             _event_type(event) in self.event_types
             and subject.startswith(self.subject_begins_with)
             and subject.endswith(self.subject_ends_with)
-            and all(str(_lookup(event, key)) in values for key, values in self.string_in)
+            and all(str(_lookup(event, key)).lower() in values for key, values in self.string_in)
         )
 
 
-def load_routing(path: Path = ROUTING_FILE) -> tuple[Subscription, ...]:
-    doc = json.loads(path.read_text(encoding="utf-8"))
+def load_routing(
+    path: Path = ROUTING_FILE, *, experiment: str = DEFAULT_EXPERIMENT
+) -> tuple[Subscription, ...]:
+    text = path.read_text(encoding="utf-8")
+    doc = json.loads(text.replace(EXPERIMENT_PLACEHOLDER, json.dumps(experiment)[1:-1]))
     return tuple(
         Subscription(
             name=sub["name"],
@@ -52,7 +61,7 @@ def load_routing(path: Path = ROUTING_FILE) -> tuple[Subscription, ...]:
             subject_begins_with=sub.get("subjectBeginsWith", ""),
             subject_ends_with=sub.get("subjectEndsWith", ""),
             string_in=tuple(
-                (f["key"], tuple(f["values"]))
+                (f["key"], tuple(str(value).lower() for value in f["values"]))
                 for f in sub.get("advancedFilters", [])
                 if f["operatorType"] == "StringIn"
             ),
@@ -70,12 +79,13 @@ class LocalEventGrid:
         *,
         max_attempts: int = 5,
         backoff: Sequence[float] = BACKOFF_SECONDS,
+        experiment: str = DEFAULT_EXPERIMENT,
     ) -> None:
         self._path = path
         self._backoff = tuple(backoff)
         self._dead_letters = path.parent / "deadletter"
         self._max_attempts = max_attempts
-        self._routing = load_routing()
+        self._routing = load_routing(experiment=experiment)
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
