@@ -52,7 +52,7 @@ param auditKeySecretName string = 'audit-chain-key'
 @description('NCRONTAB schedule of the reconcile_rollouts timer.')
 param reconcileSchedule string = '0 */1 * * * *'
 
-@description('Repositories in the registry that may roll forward (comma separated), all under mlops/: the only namespace infra/event-routing.json routes ImagePushed events from.')
+@description('Repositories in the registry that may roll forward (comma separated). infra/event-routing.json routes ImagePushed events from mlops/sklearn-serving only: another repository needs its own route.')
 param allowedRepositories string = 'mlops/sklearn-serving'
 
 @description('Resource id of an existing action group the alert rules notify (infra/monitoring/README.md). Empty: an e-mail group for alertEmail, or no notification.')

@@ -96,3 +96,19 @@ resource deployerBlobContributor 'Microsoft.Authorization/roleAssignments@2022-0
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
   }
 }
+
+// The pipelines build the serving image in the registry (az acr build: a quick build of ACR
+// Tasks, infra/pipelines/build-serving-image.sh) and read the run's pushed digest. AcrPush does
+// not schedule runs; Container Registry Tasks Contributor holds scheduleRun,
+// listBuildSourceUploadUrl, runs/read and runs/listLogSasUrl, and no data-plane permission
+// (Learn: "Azure Container Registry roles directory reference"). On this registry's RBAC
+// permissions mode the quick build pushes with the run's own token.
+resource deployerAcrTasks 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+  name: guid(registry.id, deployerPrincipalId, roles.containerRegistryTasksContributor)
+  scope: registry
+  properties: {
+    principalId: deployerPrincipalId
+    principalType: deployerPrincipalType
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.containerRegistryTasksContributor)
+  }
+}

@@ -74,3 +74,27 @@ def test_every_suppression_is_inline_names_the_check_and_says_why(
         match["id"] for path in bicep_files() for match in SKIP_COMMENT.finditer(path.read_text())
     }
     assert written == skipped, f"unused skips: {sorted(written - skipped)}"
+
+
+def test_checkov_passes_the_serving_image_dockerfile_without_a_suppression() -> None:
+    """training/serving/Dockerfile: a tagged base, a non-root USER, a HEALTHCHECK, no secret,
+    no unsafe fetch (checkov's Dockerfile checks, CKV_DOCKER_* and CKV2_DOCKER_*)."""
+    folder = REPO / "training" / "serving"
+    command = [str(checkov_binary()), "-d", str(folder), "--framework", "dockerfile"]
+    result = subprocess.run(
+        [*command, "--skip-download", "--output", "json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.stdout.strip(), f"checkov printed nothing: {result.stderr[-2000:]}"
+    parsed = json.loads(result.stdout)
+    doc: dict[str, Any] = parsed[0] if isinstance(parsed, list) else parsed
+    assert doc["check_type"] == "dockerfile"
+    summary = doc["summary"]
+    assert (summary["parsing_errors"], summary["resource_count"]) == (0, 1), summary
+    assert [c["check_id"] for c in doc["results"]["failed_checks"]] == []
+    assert summary["skipped"] == 0, "no suppression in the Dockerfile"
+    passed = {c["check_id"] for c in doc["results"]["passed_checks"]}
+    assert {"CKV_DOCKER_2", "CKV_DOCKER_3", "CKV_DOCKER_7", "CKV_DOCKER_8"} <= passed

@@ -155,30 +155,35 @@ def image_route() -> dict[str, Any]:
     return route
 
 
-def test_image_pushed_is_routed_only_from_the_allow_listed_namespace() -> None:
+# The one repository the pipelines push (infra/pipelines/build-serving-image.sh) and the app
+# allows by default; a neighbour whose name merely starts the same way must not be routed.
+SERVING = "mlops/sklearn-serving"
+NEIGHBOUR = "mlops/sklearn-serving-canary"
+
+
+def test_image_pushed_is_routed_only_from_the_allow_listed_repository() -> None:
     prefix = image_route()["subjectBeginsWith"]
-    assert prefix == "mlops/"
+    assert prefix == f"{SERVING}:", "the repository and the colon before the tag"
     default = parsed(MAIN)["parameters"]["allowedRepositories"]["default"]
-    allowed = [*default.split(","), *Settings.model_fields["allowed_repositories"].default]
-    assert allowed and all(f"{repo.strip()}:1.0".startswith(prefix) for repo in allowed)
-    assert not f"{AZURE_ML_BUILD}:latest".startswith(prefix)
+    allowed = {*default.split(","), *Settings.model_fields["allowed_repositories"].default}
+    assert {repo.strip() for repo in allowed} == {SERVING}, "another repository needs a route"
+    assert f"{SERVING}:{'ab12' * 10}".startswith(prefix)  # a pipeline's tag: the commit
+    for other in (f"{AZURE_ML_BUILD}:latest", f"{NEIGHBOUR}:1.0", "mlops/other:1.0", SERVING):
+        assert not other.startswith(prefix), other
     assert (
         "allowedRepositories"
         in module_params(MAIN, "functionApp")["mlopsSettings"]["MLOPS_ALLOWED_REPOSITORIES"]
     )
 
 
-def test_the_local_event_grid_drops_azure_ml_builds_and_routes_serving_pushes(
-    tmp_path: Path,
-) -> None:
+def test_the_local_event_grid_routes_only_serving_pushes(tmp_path: Path) -> None:
     grid = LocalEventGrid(tmp_path / "eventgrid.db")
     registry, digest = "contosomlops.azurecr.io", "sha256:" + "ab" * 32
     acr = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/r"
-    grid.publish(topics.image_pushed(acr, registry, AZURE_ML_BUILD, digest=digest, tag="latest"))
+    for repository in (AZURE_ML_BUILD, NEIGHBOUR, "mlops/other"):
+        grid.publish(topics.image_pushed(acr, registry, repository, digest=digest, tag="1.4.2"))
     assert grid.pending() == 0
-    grid.publish(
-        topics.image_pushed(acr, registry, "mlops/sklearn-serving", digest=digest, tag="1.4.2")
-    )
+    grid.publish(topics.image_pushed(acr, registry, SERVING, digest=digest, tag="1.4.2"))
     assert grid.pending() == 1
 
 

@@ -28,6 +28,8 @@ PIPELINES = (CI, DEPLOY, AZURE_PIPELINES)
 # The deploying jobs' training step: the app submits the job (tests/integration/host/
 # test_request_training.py runs it against the local host).
 REQUEST_TRAINING = "infra/pipelines/request-training.sh"
+# The serving image's build (az acr build); tests/infra/test_serving_image.py runs it.
+BUILD_IMAGE = "infra/pipelines/build-serving-image.sh"
 # The interpreter the project runs on in Azure; CI, deploy and make test use the same one.
 PYTHON = "3.13"
 CONDA_FILES = ("train-conda.yml", "inference-conda.yml")
@@ -174,6 +176,33 @@ def test_deploy_signs_in_again_right_before_asking_the_app_to_train() -> None:
         (train,) = [i for i, s in enumerate(steps) if REQUEST_TRAINING in s.get("run", "")]
         assert steps[train - 1].get("uses", "").startswith("azure/login@")
         assert steps[train - 1]["with"] == steps[1]["with"]
+
+
+def test_deploy_builds_the_serving_image_after_the_app_and_a_fresh_sign_in() -> None:
+    """After azd deploy (the app and its Event Grid subscriptions exist, so the push reaches
+    it), right after an OIDC sign-in, with this commit as the tag and label; its digest is the
+    step's output."""
+    for name in ("staging", "production"):
+        steps = load(DEPLOY)["jobs"][name]["steps"]
+        (build,) = [i for i, s in enumerate(steps) if BUILD_IMAGE in s.get("run", "")]
+        (deploy,) = [i for i, s in enumerate(steps) if "azd deploy" in s.get("run", "")]
+        assert deploy < build
+        assert steps[build - 1].get("uses", "").startswith("azure/login@")
+        assert steps[build - 1]["with"] == steps[1]["with"]
+        run = steps[build]["run"]
+        assert run.startswith(BUILD_IMAGE + ' "${{ github.sha }}"'), run
+        assert steps[build]["id"] == "serving-image"
+
+
+def test_azure_pipelines_builds_the_serving_image_after_deploy_before_training() -> None:
+    doc = load(AZURE_PIPELINES)
+    scripts = [t["inputs"]["inlineScript"] for t in _tasks(doc) if t["task"] == "AzureCLI@2"]
+    assert len(scripts) == 2
+    for script in scripts:
+        assert script.count(BUILD_IMAGE) == 1
+        build = script.index(BUILD_IMAGE)
+        assert script.index("azd deploy") < build < script.index(REQUEST_TRAINING)
+        assert script[build:].split()[1] == '"$(Build.SourceVersion)"'
 
 
 def _step_jobs(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -334,7 +363,9 @@ SECRET_PATTERNS = (
 
 
 @pytest.mark.parametrize(
-    "path", [*PIPELINES, AZURE_YAML, REPO / REQUEST_TRAINING], ids=lambda p: p.name
+    "path",
+    [*PIPELINES, AZURE_YAML, REPO / REQUEST_TRAINING, REPO / BUILD_IMAGE],
+    ids=lambda p: p.name,
 )
 def test_no_secret_or_credential_in_plain_text(path: Path) -> None:
     text = path.read_text(encoding="utf-8")

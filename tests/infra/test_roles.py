@@ -103,6 +103,13 @@ ALLOWED: dict[tuple[str, str, str, str], str] = {
     ("rbac-workspace.bicep", "deployerPrincipalId", "storageBlobDataContributor", "mlStorage"): (
         ACCOUNT
     ),
+    # The pipelines build the serving image with ACR Tasks (az acr build), which AcrPush cannot.
+    (
+        "rbac-workspace.bicep",
+        "deployerPrincipalId",
+        "containerRegistryTasksContributor",
+        "registry",
+    ): "Microsoft.ContainerRegistry/registries",
     # The deployer creates the audit chain key once (infra/hooks/create-audit-chain-key.sh):
     # secret write on this vault only; the app itself only reads it (Secrets User above).
     ("key-vault.bicep", "deployerPrincipalId", "keyVaultSecretsOfficer", "vault"): (
@@ -325,6 +332,6 @@ def test_role_ids_are_the_built_in_ids_they_claim_to_be() -> None:
     assert BUILT_IN["keyVaultSecretsUser"] == "4633458b-17de-408a-b874-0445c86b69e6"
     assert BUILT_IN["keyVaultSecretsOfficer"] == "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
     assert BUILT_IN["monitoringMetricsPublisher"] == "3913510d-42f4-4e42-8a64-420c390055eb"
+    assert BUILT_IN["monitoringReader"] == "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
     assert BUILT_IN["acrPull"] == "7f951dda-4ed3-4680-a7ca-43fe172d538d"
     assert BUILT_IN["managedIdentityOperator"] == "f1a07417-d97a-45cb-824c-7a7467783830"
-    assert BUILT_IN["monitoringReader"] == "43d0d8ad-25c7-4714-9337-8ba259a9fe05"

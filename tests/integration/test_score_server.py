@@ -11,13 +11,15 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shared.ops.demo import data as demodata
 from shared.adapters.local import inference_server
+from shared.ops.demo import data as demodata
+from tests.infra import dockerfile
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TRAINING_SRC = REPO_ROOT / "training" / "src"
@@ -67,20 +69,13 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "out"  # the MLmodel sits one level below, in out/model/
 
 
-@pytest.fixture(scope="module")
-def score_url(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def serving(env: dict[str, str], logs: Path, *entry: str) -> Iterator[str]:
+    """azmlinfsrv on a free port until the block ends; yields the scoring URL."""
     port = free_port()
-    env = os.environ | {
-        "AZUREML_MODEL_DIR": str(model_dir),
-        "MLOPS_MODEL_NAME": "spam-filter",
-        "MLOPS_MODEL_VERSION": "3",
-        "MLOPS_DEPLOYMENT": "green",
-    }
-    log = (tmp_path_factory.mktemp("logs") / "azmlinfsrv.log").open("wb")
-    command = [str(AZMLINFSRV), "--entry_script", str(TRAINING_SRC / "score.py")]
-    process = subprocess.Popen(
-        [*command, "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    log = (logs / "azmlinfsrv.log").open("wb")
+    command = [str(AZMLINFSRV), *entry, "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until_live(f"http://127.0.0.1:{port}/", process)
         yield f"http://127.0.0.1:{port}/score"
@@ -92,6 +87,22 @@ def score_url(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
             process.kill()
             process.wait()
         log.close()
+
+
+def model_env(model_dir: Path) -> dict[str, str]:
+    return os.environ | {
+        "AZUREML_MODEL_DIR": str(model_dir),
+        "MLOPS_MODEL_NAME": "spam-filter",
+        "MLOPS_MODEL_VERSION": "3",
+        "MLOPS_DEPLOYMENT": "green",
+    }
+
+
+@pytest.fixture(scope="module")
+def score_url(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    entry = ("--entry_script", str(TRAINING_SRC / "score.py"))
+    with serving(model_env(model_dir), tmp_path_factory.mktemp("logs"), *entry) as url:
+        yield url
 
 
 def test_scores_texts_with_calibrated_probabilities(score_url: str) -> None:
@@ -129,3 +140,32 @@ def test_bad_requests_get_a_400_naming_the_problem(
     status, answer = post(score_url, body)
     assert status == 400
     assert problem in answer["message"]
+
+
+# The serving image (training/serving/Dockerfile) without a container runtime: what it copies,
+# laid out as it lays it out, with its AML_APP_ROOT and entry script, served by the inference
+# server venv built from the same pinned file as the image's environment
+# (tests/infra/test_serving_image.py holds the two together).
+SERVING_IMAGE = "crmlopsabc.azurecr.io/mlops/sklearn-serving@sha256:" + "c0ffee42" * 8
+
+
+def test_the_serving_image_s_contents_serve_score_py(
+    model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    root = dockerfile.lay_out(tmp_path_factory.mktemp("image"))
+    image_env = dockerfile.environment()
+    app_root = root / image_env["AML_APP_ROOT"].lstrip("/")
+    env = model_env(model_dir) | {
+        "AML_APP_ROOT": str(app_root),
+        "AZUREML_ENTRY_SCRIPT": image_env["AZUREML_ENTRY_SCRIPT"],
+        "MLOPS_SERVING_IMAGE": SERVING_IMAGE,
+    }
+    env.pop("PYTHONPATH", None)  # nothing from this checkout but what the image copies
+    entry = ("--entry_script", str(app_root / image_env["AZUREML_ENTRY_SCRIPT"]))
+    with serving(env, tmp_path_factory.mktemp("image-logs"), *entry) as url:
+        status, answer = post(url, json.dumps({"data": ["WIN a FREE prize now!!!"]}).encode())
+        bad_status, bad = post(url, b'{"data": []}')
+    assert status == 200, answer
+    assert answer["predictions"][0]["label"] == "spam"
+    assert answer["model"]["image"] == SERVING_IMAGE
+    assert (bad_status, "got 0" in bad["message"]) == (400, True)
