@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.services.config import ServiceSettings
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
@@ -181,6 +184,13 @@ class Settings(BaseSettings):
         if missing:
             raise ValueError(f"MLOPS_BACKEND=azure needs these settings: {', '.join(missing)}")
         return self
+
+
+def service_settings(settings: Settings) -> ServiceSettings:
+    """The plain values services read (the core never imports pydantic), copied by name."""
+    return ServiceSettings(
+        **{field.name: getattr(settings, field.name) for field in fields(ServiceSettings)}
+    )
 
 
 def env_name(field: str) -> str:

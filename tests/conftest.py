@@ -16,7 +16,7 @@ from shared.adapters.project_files import REPO_ROOT, load_smoke_set
 from shared.devhost import delivery
 from shared.ports import NotFound
 from shared.services.deps import Deps
-from shared.settings import Settings
+from shared.settings import Settings, service_settings
 from tests.fake_platform import FakeMLPlatform
 from tests.fakes import (
     FakeClock,
@@ -133,7 +133,17 @@ def world() -> Iterator[World]:
     )
     platform.app_state = state  # add_model's jobs are ones this app submitted
     registry = InMemoryContainerRegistry(clock)
-    deps = Deps(settings, platform, blobs, state, NoSecrets(), audit, clock, smoke, registry)
+    deps = Deps(
+        service_settings(settings),
+        platform,
+        blobs,
+        state,
+        NoSecrets(),
+        audit,
+        clock,
+        smoke,
+        registry,
+    )
     bootstrap.install(deps)
     yield World(deps, platform, state, audit, blobs, clock)
     bootstrap.install(None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from shared.ports import (
     AuditSink,
@@ -14,14 +13,12 @@ from shared.ports import (
     SecretStore,
     StateStore,
 )
-
-if TYPE_CHECKING:  # pydantic costs ~80 ms: load it on the first invocation, not at import
-    from shared.settings import Settings
+from shared.services.config import ServiceSettings
 
 
 @dataclass(frozen=True)
 class Deps:
-    settings: Settings
+    settings: ServiceSettings  # plain values, built from the typed Settings at start-up
     platform: MLPlatform
     blobs: BlobStore
     state: StateStore

@@ -28,7 +28,7 @@ from shared.adapters.azure.state_store import AzureStateStore, open_table
 from shared.adapters.clock import SystemClock
 from shared.devhost import delivery
 from shared.services.deps import Deps
-from shared.settings import Settings
+from shared.settings import Settings, service_settings
 from tests.azurite import ACCOUNT, ACCOUNT_KEY
 from tests.fake_platform import FakeMLPlatform
 from tests.fakes import TEST_CHAIN_KEY, InMemoryBlobStore, InMemoryContainerRegistry
@@ -74,7 +74,7 @@ def main() -> None:
     smoke = project_files.load_smoke_set(settings.smoke_set)
     bootstrap.install(
         Deps(
-            settings,
+            service_settings(settings),
             FakeMLPlatform(smoke),
             InMemoryBlobStore(),
             AzureStateStore(table),

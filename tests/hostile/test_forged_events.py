@@ -22,7 +22,7 @@ from shared.adapters.project_files import REPO_ROOT, load_smoke_set
 from shared.services.data_arrived import DATASET_FILE, WINDOW
 from shared.services.deps import Deps
 from shared.services.idempotency import KIND as HANDLED
-from shared.settings import Settings
+from shared.settings import Settings, service_settings
 from tests.conftest import ACCOUNT, NoSecrets, World
 from tests.fake_platform import FakeMLPlatform
 from tests.fakes import (
@@ -157,7 +157,17 @@ def fresh_world() -> Iterator[World]:
     platform, state = FakeMLPlatform(smoke), InMemoryStateStore()
     audit, blobs = RecordingAuditSink(clock), InMemoryBlobStore(ACCOUNT)
     registry = InMemoryContainerRegistry(clock)
-    deps = Deps(settings_, platform, blobs, state, NoSecrets(), audit, clock, smoke, registry)
+    deps = Deps(
+        service_settings(settings_),
+        platform,
+        blobs,
+        state,
+        NoSecrets(),
+        audit,
+        clock,
+        smoke,
+        registry,
+    )
     bootstrap.install(deps)
     try:
         yield World(deps, platform, state, audit, blobs, clock)

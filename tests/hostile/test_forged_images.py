@@ -29,7 +29,7 @@ from shared.ports import AccessDenied, Manifest, TransientError
 from shared.services.deps import Deps
 from shared.services.idempotency import KIND as HANDLED
 from shared.services.rollouts import ROLLOUT
-from shared.settings import Settings
+from shared.settings import Settings, service_settings
 from tests.conftest import ACCOUNT, ACR_TOPIC, NoSecrets, World, model_registered, to_cloud
 from tests.fake_platform import FakeMLPlatform
 from tests.fakes import (
@@ -68,7 +68,17 @@ def images_world() -> Iterator[World]:
     audit, blobs = RecordingAuditSink(clock), InMemoryBlobStore(ACCOUNT)
     platform.app_state = state
     registry = InMemoryContainerRegistry(clock)
-    deps = Deps(settings_, platform, blobs, state, NoSecrets(), audit, clock, smoke, registry)
+    deps = Deps(
+        service_settings(settings_),
+        platform,
+        blobs,
+        state,
+        NoSecrets(),
+        audit,
+        clock,
+        smoke,
+        registry,
+    )
     bootstrap.install(deps)
     try:
         world = World(deps, platform, state, audit, blobs, clock)

@@ -27,7 +27,7 @@ from shared.ports import TransientError
 from shared.services.deps import Deps
 from shared.services.reconciler import JOB
 from shared.services.rollouts import ROLLOUT
-from shared.settings import Settings
+from shared.settings import Settings, service_settings
 from tests.conftest import ACCOUNT, NoSecrets, World, model_registered
 from tests.fake_platform import GOOD_TAGS, FakeMLPlatform
 from tests.fakes import (
@@ -101,7 +101,7 @@ def fresh_world() -> Iterator[World]:
     platform.app_state = state
     audit, blobs = RecordingAuditSink(clock), InMemoryBlobStore(ACCOUNT)
     deps = Deps(
-        Settings(storage_account_url=ACCOUNT),
+        service_settings(Settings(storage_account_url=ACCOUNT)),
         platform,
         blobs,
         state,

@@ -30,7 +30,7 @@ from shared.ports import NotFound
 from shared.services.deps import Deps
 from shared.services.model_registered import check_gate
 from shared.services.reconciler import JOB
-from shared.settings import Settings
+from shared.settings import Settings, service_settings
 from tests.conftest import NoSecrets, model_registered
 from tests.fakes import (
     FakeClock,
@@ -98,7 +98,7 @@ def deps(trained: Trained) -> Iterator[Deps]:
     state.put(JOB, JOB_NAME, {"dataset": "spam", "status": "completed"}, etag=None)
     smoke = load_smoke_set(REPO_ROOT / "shared" / "smoke_set.tsv")
     built = Deps(
-        Settings(),
+        service_settings(Settings()),
         trained.platform,
         InMemoryBlobStore(),
         state,

@@ -27,14 +27,14 @@ from shared.domain.events import split_blob_url
 from shared.domain.validation import check_blob_path
 from shared.domain.values import TrainingJobRequest
 from shared.services.reconciler import dataset_url, job_name
-from shared.settings import Settings
+from shared.settings import Settings, service_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "training" / "src"))
 import training_data  # train.py's own module, imported as the job imports it
 
 ACCOUNT = "https://contosodata.blob.core.windows.net"
 CONTAINER = "training-data"
-SETTINGS = Settings(storage_account_url=ACCOUNT, training_container=CONTAINER)
+SETTINGS = service_settings(Settings(storage_account_url=ACCOUNT, training_container=CONTAINER))
 CSV = b"label,text\nham,see you at noon\nspam,WIN a prize now\n"
 WINDOW = "0123456789abcdef"
 

@@ -167,7 +167,7 @@ def _spoil(event: dict[str, Any], path: tuple[str, ...]) -> str:
 
 
 def _event(backend: LocalBackend, function: str, n: int) -> dict[str, Any]:
-    settings = backend.deps.settings
+    settings = backend.settings
     if function == "on_blob_created":
         return _blob_event(settings, n)
     event = model_registered(settings.model_name, str(n), {"gate": "passed"})
@@ -204,7 +204,7 @@ def test_the_function_refuses_audits_and_returns(
 def test_a_poisoned_delivery_is_delivered_once_and_never_dead_lettered(
     backend: LocalBackend,
 ) -> None:
-    event = _blob_event(backend.deps.settings, 900)
+    event = _blob_event(backend.settings, 900)
     _spoil(event, ("subject",))
     backend.events.publish(copy.deepcopy(event))
     assert backend.events.pump(invoke) == 1

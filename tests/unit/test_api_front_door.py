@@ -79,7 +79,7 @@ def test_the_azure_backend_refuses_without_authentication_even_off_app_service(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     environment(monkeypatch, {})
-    azure = world.deps.settings.model_copy(update={"backend": "azure"})
+    azure = replace(world.deps.settings, backend="azure")
     bootstrap.install(replace(world.deps, settings=azure))
     reply = call("api_list_endpoints")
     assert_refused(world, reply, "api_list_endpoints", 0)

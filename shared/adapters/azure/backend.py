@@ -42,6 +42,7 @@ def build(
     from shared.adapters.azure.secret_store import KeyVaultSecretStore
     from shared.adapters.azure.state_store import AzureStateStore, open_table
     from shared.adapters.clock import SystemClock
+    from shared.settings import service_settings
 
     options = dict(client_options or {})
     identity = credential or process_credential(settings.azure_client_id)
@@ -59,7 +60,7 @@ def build(
         checkpoint_every=settings.audit_checkpoint_every,
     )
     built = Deps(
-        settings=settings,
+        settings=service_settings(settings),
         platform=AzureMLPlatform(
             _ml_client(settings, identity, options),
             AzureMLConfig.from_settings(settings, REPO_ROOT),

@@ -31,6 +31,7 @@ class LocalBackend:
     audit: SqliteAuditSink
     events: LocalEventGrid
     registry: LocalContainerRegistry  # the demo pushes serving images here
+    settings: Settings  # all of them (the demo's stand-in ARM ids too); deps has what services read
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -47,6 +48,7 @@ def build(settings: Settings) -> LocalBackend:
     from shared.adapters.local.private_files import private_home
     from shared.adapters.local.secret_store import EnvFileSecretStore
     from shared.adapters.local.state_store import SqliteStateStore
+    from shared.settings import service_settings
 
     home = private_home(settings.home)  # 0700, owner-only umask, before anything is created
     clock = SystemClock()
@@ -65,7 +67,7 @@ def build(settings: Settings) -> LocalBackend:
     audit = local_audit_sink(settings, clock, secrets=secrets, anchor=state)
     registry = LocalContainerRegistry(home / "registry")
     built = Deps(
-        settings=settings,
+        settings=service_settings(settings),
         platform=platform,
         blobs=blobs,
         state=state,
@@ -75,7 +77,7 @@ def build(settings: Settings) -> LocalBackend:
         smoke_set=load_smoke_set(settings.smoke_set),
         registry=registry,
     )
-    return LocalBackend(built, blobs, platform, audit, events, registry, [platform.close])
+    return LocalBackend(built, blobs, platform, audit, events, registry, settings, [platform.close])
 
 
 def local_audit_path(settings: Settings) -> Path:

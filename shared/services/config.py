@@ -1,0 +1,40 @@
+"""The settings services read, as plain values: the core stays on the standard library.
+
+Built once from the typed ``Settings`` in the composition root (``shared.settings.
+service_settings``), so pydantic is validated at start-up and never imported by a use case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    model_name: str
+    endpoint_name: str
+    # Training data: the one account and container trusted as event sources.
+    storage_account_url: str
+    training_container: str
+    allowed_extensions: tuple[str, ...]
+    allowed_content_types: tuple[str, ...]
+    max_blob_bytes: int
+    # A burst of uploads becomes one job once its prefix is quiet (or after the cap).
+    coalesce_quiet_seconds: float
+    coalesce_max_seconds: float
+    # Absolute floors a registered model must meet, on its split and on the golden set.
+    min_accuracy: float
+    min_f1: float
+    min_golden_accuracy: float
+    min_golden_f1: float
+    # Rollout.
+    smoke_min_accuracy: float
+    canary_percent: int
+    canary_seconds: float
+    deploy_timeout_seconds: float
+    # Serving images: registries and repositories allowed to roll forward.
+    allowed_registries: tuple[str, ...]
+    allowed_repositories: tuple[str, ...]
+    # The manual API: per principal per minute; the backend decides the front door's check.
+    api_rate_limit_per_minute: int
+    backend: str
