@@ -309,7 +309,6 @@ def test_url_reads_the_hosts_api(
 def test_url_without_a_good_token_fails_in_one_line(
     host: HostProcess, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("MLOPS_TOKEN", raising=False)
     code, out, err = run(capsys, "--url", host.url)
     assert (code, out, err.count("\n")) == (1, "", 1)
     assert err.startswith(f"mlops status: {host.url}/api/endpoints answered 401")

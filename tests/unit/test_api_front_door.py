@@ -35,9 +35,7 @@ ARGS: dict[str, dict[str, Any]] = {
 
 
 def environment(monkeypatch: pytest.MonkeyPatch, variables: dict[str, str | None]) -> None:
-    for name in ("WEBSITE_SITE_NAME", "WEBSITE_INSTANCE_ID", "FUNCTIONS_WORKER_RUNTIME"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("WEBSITE_AUTH_ENABLED", raising=False)
+    """None of them is set to begin with: tests/conftest.py clears them."""
     for name, value in variables.items():
         if value is not None:
             monkeypatch.setenv(name, value)

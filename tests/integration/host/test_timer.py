@@ -52,7 +52,6 @@ def test_what_is_not_supported_is_refused(expression: str) -> None:
 def test_app_settings_resolve_from_the_environment_then_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv("MLOPS_RECONCILE_SCHEDULE", raising=False)
     settings = Settings()
     assert resolve_setting("%MLOPS_RECONCILE_SCHEDULE%", settings) == "0 */1 * * * *"
     monkeypatch.setenv("MLOPS_RECONCILE_SCHEDULE", "*/5 * * * * *")
