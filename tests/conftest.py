@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,59 @@ ACR_TOPIC = (
     "/Microsoft.ContainerRegistry/registries/contosomlops"
 )
 GOOD_CSV = b"label,text\nham,see you at noon\nspam,WIN a prize now call 0900\n"
+
+# The test harness's own MLOPS_* variables: where `make test` says the tools are, whether a
+# missing tool fails, and the fuzzing seed. They configure the tests, not the app, so they stay.
+HARNESS_VARIABLES = frozenset(
+    {
+        "MLOPS_REQUIRE_TOOLS",
+        "MLOPS_AZURITE",
+        "MLOPS_ACTIONLINT",
+        "MLOPS_AZMLINFSRV",
+        "MLOPS_CHECKOV",
+        "MLOPS_CHROMIUM",
+        "MLOPS_KUSTO",
+        "MLOPS_DOT",
+        "MLOPS_SCHEMATHESIS_SEED",
+    }
+)
+# What the app reads besides its MLOPS_* settings: "this is a Function App" (api_guard), "App
+# Service Authentication is on", "export telemetry" (function_app), "a managed identity is
+# here" (credential).
+HOST_VARIABLES = frozenset(
+    {
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        "WEBSITE_AUTH_ENABLED",
+        "WEBSITE_SITE_NAME",
+        "WEBSITE_INSTANCE_ID",
+        "FUNCTIONS_WORKER_RUNTIME",
+        "IDENTITY_ENDPOINT",
+        "MSI_ENDPOINT",
+    }
+)
+
+
+def app_variables(environ: Mapping[str, str]) -> list[str]:
+    """The variables in ``environ`` that would change what the app does."""
+    return sorted(
+        name
+        for name in environ
+        if (name.startswith("MLOPS_") and name not in HARNESS_VARIABLES) or name in HOST_VARIABLES
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A developer's shell must not change a result: its app settings are gone before
+    collection and session fixtures (hosts, Azurite) start, and for every subprocess."""
+    for name in app_variables(os.environ):
+        del os.environ[name]
+
+
+@pytest.fixture(autouse=True)
+def _no_app_settings_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Again before each test, in case an earlier one set os.environ without monkeypatch."""
+    for name in app_variables(os.environ):
+        monkeypatch.delenv(name)
 
 
 class NoSecrets:
