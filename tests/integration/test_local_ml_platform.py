@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
+from shared.adapters.local.event_grid import load_routing
 from shared.adapters.local.ml_platform import LocalMLPlatform
-from shared.domain.events import MODEL_REGISTERED
+from shared.domain.events import MODEL_REGISTERED, parse_event
+from shared.domain.job_events import RUN_COMPLETED, RUN_STATUS_CHANGED, TrainingRunEvent
 from shared.domain.values import DeploymentSpec, JobInfo, ModelRef, TrainingJobRequest
 from shared.ops.demo import data as demodata
 from shared.ports import MLPlatform, NotFound
@@ -128,7 +130,7 @@ def test_a_job_registers_a_gated_version(trained: Trained) -> None:
 
 
 def test_the_registration_is_announced_once_in_the_event_grid_schema(trained: Trained) -> None:
-    (event,) = trained.events_after_v1
+    (event,) = [e for e in trained.events_after_v1 if e["eventType"] == MODEL_REGISTERED]
     assert event["topic"] == TOPIC
     assert event["subject"] == f"models/{MODEL}:1"
     assert event["eventType"] == MODEL_REGISTERED
@@ -155,8 +157,31 @@ def test_a_job_on_one_class_data_fails_clearly_and_announces_nothing(trained: Tr
     assert trained.one_class.model is None
     assert "invalid training data" in trained.one_class.error
     assert "label" in trained.one_class.error.lower() or "class" in trained.one_class.error
-    announced = [event["data"]["modelTags"].get("job_name") for event in trained.events_after_v1]
+    announced = [
+        event["data"]["modelTags"].get("job_name")
+        for event in trained.events_after_v1
+        if event["eventType"] == MODEL_REGISTERED
+    ]
     assert announced == ["job-v1"]
+
+
+def test_every_job_announces_its_end_as_the_workspace_does(trained: Trained) -> None:
+    """RunCompleted for the job that registered v1, RunStatusChanged to Failed for the one
+    whose data was refused, each once, in the app's experiment, routed to on_job_finished."""
+    ended = {}
+    for raw in trained.events_after_v1:
+        if raw["eventType"] == MODEL_REGISTERED:
+            continue
+        event = parse_event(raw)
+        assert isinstance(event, TrainingRunEvent)
+        assert event.run_id not in ended, "announced once"
+        ended[event.run_id] = (event.meta.type, event.status, event.experiment_name)
+        assert event.meta.subject == f"experiments/{event.experiment_id}/runs/{event.run_id}"
+        assert [sub.function for sub in load_routing() if sub.matches(raw)] == ["on_job_finished"]
+    assert ended == {
+        "job-v1": (RUN_COMPLETED, "Completed", MODEL),
+        "job-one-class": (RUN_STATUS_CHANGED, "Failed", MODEL),
+    }
 
 
 def test_a_challenger_job_is_registered_as_the_next_version(

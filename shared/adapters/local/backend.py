@@ -61,6 +61,7 @@ def build(settings: Settings) -> LocalBackend:
         workspace_topic=local_topic(settings, "Microsoft.MachineLearningServices/workspaces"),
         repo_root=REPO_ROOT,
         positive_label=settings.positive_label,
+        experiment=settings.model_name,
     )
     state = SqliteStateStore(home / "state.db")
     secrets = EnvFileSecretStore(home / "secrets.json")

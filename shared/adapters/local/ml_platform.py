@@ -22,6 +22,8 @@ from typing import Any, cast
 
 from shared.adapters.local import inference_server as server
 from shared.adapters.local.endpoints import LocalEndpoints
+from shared.adapters.local.event_grid import DEFAULT_EXPERIMENT
+from shared.adapters.local.live_traffic import LocalLiveTraffic
 from shared.adapters.local.model_registry import MlflowRegistry, check_name
 from shared.adapters.local.platform_db import JobRow, PlatformDB
 from shared.adapters.local.training_jobs import (
@@ -29,6 +31,7 @@ from shared.adapters.local.training_jobs import (
     Outcome,
     model_registered_event,
     read_outcome,
+    run_event,
     skipped_files,
     start_job,
 )
@@ -62,6 +65,7 @@ class LocalMLPlatform:
         repo_root: Path,
         python: str = sys.executable,
         positive_label: str = "spam",
+        experiment: str = DEFAULT_EXPERIMENT,
         ready_timeout: float = 120.0,
         request_timeout: float = 30.0,
     ) -> None:
@@ -71,6 +75,7 @@ class LocalMLPlatform:
         self._resolve_data = resolve_data
         self._publish = publish
         self._topic = workspace_topic
+        self._experiment = experiment  # the app's, as Azure ML jobs run under its model name
         self._src = repo_root / "training" / "src"
         self._python = python
         self._positive_label = positive_label
@@ -196,6 +201,10 @@ class LocalMLPlatform:
                 self._announce(self._registry.get(*outcome.model))
             except Exception:  # a watcher thread has nobody to raise to
                 log.exception("could not announce the model job %s registered", name)
+        try:  # lost, the reconciler's poll records the end instead, as when Azure's is lost
+            self._publish(run_event(self._topic, self._experiment, name, outcome.status))
+        except Exception:
+            log.exception("could not announce the end of job %s", name)
 
     def _announce(self, model: ModelVersion) -> None:
         self._publish(model_registered_event(self._topic, model))
@@ -255,6 +264,10 @@ class LocalMLPlatform:
 
     def begin_delete_deployment(self, endpoint: str, name: str) -> None:
         self._endpoints.begin_delete_deployment(endpoint, name)
+
+    def live_traffic(self) -> LocalLiveTraffic:
+        """What the endpoint router recorded, as the canary's live-traffic source."""
+        return LocalLiveTraffic(self._db)
 
     def deployment_stats(self, endpoint: str, name: str) -> dict[str, int]:
         return self._endpoints.deployment_stats(endpoint, name)

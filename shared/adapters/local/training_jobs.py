@@ -1,4 +1,6 @@
-"""Training jobs as local processes of ``training/src/train.py``, and the events they cause."""
+"""Training jobs as local processes of ``training/src/train.py``, and the events they cause:
+``ModelRegistered`` for the version a job registers, ``RunCompleted`` or ``RunStatusChanged``
+when it ends."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 
 from shared.adapters.local.inference_server import child_env, failure_reason
 from shared.domain.events import MODEL_REGISTERED
+from shared.domain.job_events import RUN_COMPLETED, RUN_STATUS_CHANGED
 from shared.domain.values import ModelVersion
 
 # Exit codes of train.py (see its --help).
@@ -97,6 +100,34 @@ def model_registered_event(topic: str, model: ModelVersion) -> dict[str, Any]:
             "modelProperties": dict(model.properties),
         },
         "dataVersion": "2",
+        "metadataVersion": "1",
+    }
+
+
+def run_event(topic: str, experiment: str, job: str, status: str) -> dict[str, Any]:
+    """The run event the workspace sends when a job ends, in the Event Grid schema (Learn,
+    "Azure Machine Learning as an Event Grid source"): ``RunCompleted``, or ``RunStatusChanged``
+    with the ending (``Failed``, ``Canceled``). The experiment id is a GUID there: here one
+    derived from the name, so every job of an experiment has the same one."""
+    experiment_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{topic}/experiments/{experiment}"))
+    data: dict[str, Any] = {
+        "experimentId": experiment_id,
+        "experimentName": experiment,
+        "runId": job,
+        "runType": None,  # as in the documented samples
+        "runTags": {},
+        "runProperties": {},
+    }
+    if status != "completed":
+        data["runStatus"] = status.capitalize()  # Failed, Canceled
+    return {
+        "id": str(uuid.uuid4()),
+        "topic": topic,
+        "subject": f"experiments/{experiment_id}/runs/{job}",
+        "eventType": RUN_COMPLETED if status == "completed" else RUN_STATUS_CHANGED,
+        "eventTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "data": data,
+        "dataVersion": "",
         "metadataVersion": "1",
     }
 
