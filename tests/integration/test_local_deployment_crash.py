@@ -9,6 +9,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from shared.adapters.local.platform_db import PlatformDB
 from shared.domain.values import DeploymentSpec, ModelRef
 from shared.ports import TransientError
 from tests.tools import missing_tool
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -65,8 +67,9 @@ def test_a_crashed_deployment_is_down_until_its_delayed_restart(
     before = endpoints.invoke(ENDPOINT, {"data": ["hi"]}, deployment=GREEN)
     pid = endpoints.deployment_stats(ENDPOINT, GREEN)["pid"]
     os.killpg(pid, signal.SIGKILL)  # the whole container dies, as an OOM kill would do it
-    _wait_gone(pid)
+    wait_until(lambda: not server.pid_alive(pid), 10, f"the killed server {pid} gone")
 
+    crashed_at = time.monotonic()  # the next call finds the crash and starts the delay
     with pytest.raises(TransientError, match=r"is down: its server crashed \(killed by SIGKILL\)"):
         endpoints.invoke(ENDPOINT, {"data": ["hi"]}, deployment=GREEN)
     with pytest.raises(TransientError, match="is down"):
@@ -76,14 +79,14 @@ def test_a_crashed_deployment_is_down_until_its_delayed_restart(
     stats = endpoints.deployment_stats(ENDPOINT, GREEN)
     assert (stats["requests"], stats["errors"], stats["pid"]) == (3, 2, pid)
 
-    time.sleep(DELAY)
-    after = endpoints.invoke(ENDPOINT, {"data": ["hi"]}, deployment=GREEN)  # restarted now
+    def restarted() -> Any:
+        try:
+            return endpoints.invoke(ENDPOINT, {"data": ["hi"]}, deployment=GREEN)
+        except TransientError as down:  # every call before the delay is over finds it down
+            assert "is down: its server crashed" in str(down)
+            return None
+
+    after = wait_until(restarted, DELAY + 60, "the crashed deployment restarted", interval=0.2)
+    assert time.monotonic() - crashed_at >= DELAY  # not a moment before its delay
     assert after["pid"] != before["pid"]
     assert endpoints.get_deployment(ENDPOINT, GREEN).error == ""
-
-
-def _wait_gone(pid: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while server.pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not server.pid_alive(pid)

@@ -79,9 +79,14 @@ def boom(req: func.HttpRequest) -> func.HttpResponse:
     raise RuntimeError("internal detail: /srv/secret/path")
 
 
+# /api/slow holds its request until the test lets it go: a request in flight, on cue.
+SLOW_ENTERED, SLOW_RELEASED = threading.Event(), threading.Event()
+
+
 @app.route(route="slow", methods=["GET"])
 async def slow(req: func.HttpRequest) -> str:
-    time.sleep(1.0)
+    SLOW_ENTERED.set()
+    SLOW_RELEASED.wait(10)
     return "finished"
 
 
@@ -259,9 +264,10 @@ def test_shutdown_lets_a_request_in_flight_finish() -> None:
     answers: list[Response] = []
     client = threading.Thread(target=lambda: answers.append(get(running, "/api/slow", alice())))
     client.start()
-    time.sleep(0.3)  # the request is inside the (async) function now
+    assert SLOW_ENTERED.wait(10)  # the request is inside the (async) function now
     running.shutdown()
     running.server_close()
+    SLOW_RELEASED.set()  # only now may it finish: it was in flight all through the shutdown
     assert running.wait_idle(10)
     client.join()
     thread.join()
