@@ -79,6 +79,7 @@ class Harness:
     trained: Callable[[], FinishedJob]  # a completed job that skipped files, with its run
     unrun: Callable[[], str]  # a job that failed before it recorded a run
     endpoint: str = EP  # the local platform keeps its endpoints: one name per test
+    remote: bool = False  # requests go to a (recorded) service: ``sent`` lists them
 
 
 class AzureWorkspace:
@@ -210,7 +211,7 @@ def azure() -> Harness:
         stand_in.finish(UNRUN, "Failed", None)
         return UNRUN
 
-    return Harness(ws.platform, ModelRef(MODEL, "1"), sent, trained, unrun)
+    return Harness(ws.platform, ModelRef(MODEL, "1"), sent, trained, unrun, remote=True)
 
 
 @pytest.fixture(scope="module")
@@ -357,6 +358,8 @@ def test_deleting_without_traffic_works_and_deleting_twice_is_not_an_error(
 
     with pytest.raises(NotFound):
         harness.platform.get_deployment(harness.endpoint, "blue")
+    if harness.remote:  # both DELETEs reached the service; the second one's 404 is no error
+        assert harness.sent("DELETE") == [f"/onlineEndpoints/{EP}/deployments/blue"] * 2
 
 
 def test_a_missing_job_has_no_training_run(harness: Harness) -> None:
