@@ -21,15 +21,15 @@ from shared.domain.audit import AuditEntry
 from shared.domain.errors import Rejected
 from shared.domain.events import parse_event
 from shared.services.deps import Deps
+from shared.services.injection import inject
 
 log = logging.getLogger("mlops.events")
 
 TriggerEvent = func.EventGridEvent | func.CloudEvent
 
 
-def handle_event[E](
-    event: TriggerEvent, expected: type[E], service: Callable[[E, Deps], Any]
-) -> None:
+def handle_event[E](event: TriggerEvent, expected: type[E], service: Callable[..., Any]) -> None:
+    """``service(parsed event, **the ports it names)``; see shared/services/injection.py."""
     deps = bootstrap.deps()
     raw = as_raw_event(event)
     try:
@@ -41,7 +41,7 @@ def handle_event[E](
         log.warning("rejected event %s: %s", event.id, rejected.reason)
         return
     try:
-        outcome = service(parsed, deps)
+        outcome = inject(service, deps)(parsed)
     except Rejected as rejected:  # the service audited it with its own context
         log.warning("rejected event %s: %s", event.id, rejected.reason)
         return

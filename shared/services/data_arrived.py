@@ -19,8 +19,8 @@ from shared.domain.errors import Rejected
 from shared.domain.events import DataArrived, clip
 from shared.domain.validation import check_blob_event, check_data_header
 from shared.domain.values import BlobProperties
-from shared.ports import ConcurrencyConflict, NotFound
-from shared.services.deps import Deps
+from shared.ports import AuditSink, BlobStore, Clock, ConcurrencyConflict, NotFound, StateStore
+from shared.services.config import ServiceSettings
 from shared.services.idempotency import DUPLICATE, Handled, already_handled, remember
 
 WINDOW = "window"
@@ -47,43 +47,50 @@ class _Blob:
     key: str  # blob:<container>/<path>@<etag>:<length>:<content type>
 
 
-def handle_data_arrived(event: DataArrived, deps: Deps) -> Handled:
+def handle_data_arrived(
+    event: DataArrived,
+    *,
+    state: StateStore,
+    blobs: BlobStore,
+    audit: AuditSink,
+    clock: Clock,
+    settings: ServiceSettings,
+) -> Handled:
     """Accept one BlobCreated event. Raises Rejected (audited here) or TransientError."""
     event_key = f"event:{event.meta.id}"
-    if already_handled(deps.state, [event_key]) is not None:
-        _audit(deps, event, "duplicate", "already handled (event key)")
+    if already_handled(state, [event_key]) is not None:
+        _audit(audit, event, "duplicate", "already handled (event key)")
         return DUPLICATE
     try:
-        blob = _as_stored(event, deps)
+        blob = _as_stored(event, blobs, settings)
     except ClaimsDisagree as lie:
-        _audit(deps, event, "rejected", lie.reason, claimed=lie.claimed, stored=lie.stored)
+        _audit(audit, event, "rejected", lie.reason, claimed=lie.claimed, stored=lie.stored)
         raise
     except Rejected as rejected:  # judged on the event's claims alone: nothing remembered
-        _audit(deps, event, "rejected", rejected.reason)
+        _audit(audit, event, "rejected", rejected.reason)
         raise
     keys = (event_key, blob.key)
-    if already_handled(deps.state, [blob.key]) is not None:
-        _audit(deps, event, "duplicate", "already handled (blob key)", blob=blob)
+    if already_handled(state, [blob.key]) is not None:
+        _audit(audit, event, "duplicate", "already handled (blob key)", blob=blob)
         return DUPLICATE
     try:
-        _check_content(event, blob.props, deps)
+        _check_content(event, blob.props, blobs, settings.max_blob_bytes)
     except Rejected as rejected:  # the stored version itself is bad, whoever announces it
-        _audit(deps, event, "rejected", rejected.reason, blob=blob)
-        remember(deps.state, keys, outcome="rejected", at=_now(deps))
+        _audit(audit, event, "rejected", rejected.reason, blob=blob)
+        remember(state, keys, outcome="rejected", at=_now(clock))
         raise
-    _record_dataset_file(event, blob, deps)
-    window_id, joined = _add_to_window(event, blob, deps)
-    remember(deps.state, keys, outcome="accepted", at=_now(deps))
+    _record_dataset_file(event, blob, state)
+    window_id, joined = _add_to_window(event, blob, state, _now(clock))
+    remember(state, keys, outcome="accepted", at=_now(clock))
     if not joined:  # a concurrent delivery of the same blob version joined the window first
-        _audit(deps, event, "duplicate", "already handled (blob key)", blob=blob)
+        _audit(audit, event, "duplicate", "already handled (blob key)", blob=blob)
         return DUPLICATE
-    _audit(deps, event, "accepted", f"added to window {window_id}", blob=blob, window_id=window_id)
+    _audit(audit, event, "accepted", f"added to window {window_id}", blob=blob, window_id=window_id)
     return Handled("accepted", started=window_id)
 
 
-def _as_stored(event: DataArrived, deps: Deps) -> _Blob:
+def _as_stored(event: DataArrived, blobs: BlobStore, settings: ServiceSettings) -> _Blob:
     """The event's own checks, then the store's description of the blob, which must agree."""
-    settings = deps.settings
     check_blob_event(
         event,
         account_url=settings.storage_account_url,
@@ -93,7 +100,7 @@ def _as_stored(event: DataArrived, deps: Deps) -> _Blob:
         max_bytes=settings.max_blob_bytes,
     )
     try:
-        props = deps.blobs.properties(event.url)
+        props = blobs.properties(event.url)
     except NotFound:
         raise Rejected("blob no longer exists", field="data.url") from None
     except ValueError as error:
@@ -133,22 +140,24 @@ def _media(value: str) -> str:
     return value.strip().lower()  # type, subtype and charset compare case-insensitively
 
 
-def _check_content(event: DataArrived, props: BlobProperties, deps: Deps) -> None:
-    max_bytes = deps.settings.max_blob_bytes
+def _check_content(
+    event: DataArrived, props: BlobProperties, blobs: BlobStore, max_bytes: int
+) -> None:
     if props.size == 0 or props.size > max_bytes:
         raise Rejected(f"blob size {props.size} is outside 1..{max_bytes} bytes")
     extension = PurePosixPath(event.blob_path).suffix.lower()
-    check_data_header(deps.blobs.read_head(event.url, HEAD_BYTES), extension)
+    check_data_header(blobs.read_head(event.url, HEAD_BYTES), extension)
 
 
-def _add_to_window(event: DataArrived, blob: _Blob, deps: Deps) -> tuple[str, bool]:
+def _add_to_window(
+    event: DataArrived, blob: _Blob, state: StateStore, now: str
+) -> tuple[str, bool]:
     """Open or extend the dataset's quiet window; compare-and-set so racing events agree.
     Also whether this delivery added the blob (False: a racing one already had)."""
-    now = _now(deps)
     member = _digest(blob.key)
     counted_in = ""  # the window this blob was already counted in, across CAS retries
     for _ in range(_CAS_ATTEMPTS):
-        stored = deps.state.get(WINDOW, event.dataset)
+        stored = state.get(WINDOW, event.dataset)
         doc = dict(stored.value) if stored else {}
         if doc.get("status") != "open":
             doc = {
@@ -160,38 +169,38 @@ def _add_to_window(event: DataArrived, blob: _Blob, deps: Deps) -> tuple[str, bo
                 "blobs": 0,
             }
         if counted_in != doc["window_id"] and _join(
-            deps, str(doc["window_id"]), member, event, blob
+            state, str(doc["window_id"]), member, event, blob
         ):
             counted_in = str(doc["window_id"])
         if counted_in == doc["window_id"]:
             doc["blobs"] = int(doc["blobs"]) + 1
         doc["last_event"] = now
         try:
-            deps.state.put(WINDOW, event.dataset, doc, etag=stored.etag if stored else None)
+            state.put(WINDOW, event.dataset, doc, etag=stored.etag if stored else None)
             return str(doc["window_id"]), counted_in == doc["window_id"]
         except ConcurrencyConflict:
             continue
     raise ConcurrencyConflict(f"window for dataset {event.dataset!r} is too contended")
 
 
-def _record_dataset_file(event: DataArrived, blob: _Blob, deps: Deps) -> None:
+def _record_dataset_file(event: DataArrived, blob: _Blob, state: StateStore) -> None:
     # Keyed by the blob's name, not the URL's spelling: one file is one entry.
     key = f"{event.dataset}/{_digest(f'{event.container}/{event.blob_path}')}"
     doc = _file_doc(event, blob)
     for _ in range(_CAS_ATTEMPTS):
-        stored = deps.state.get(DATASET_FILE, key)
+        stored = state.get(DATASET_FILE, key)
         try:
-            deps.state.put(DATASET_FILE, key, doc, etag=stored.etag if stored else None)
+            state.put(DATASET_FILE, key, doc, etag=stored.etag if stored else None)
             return
         except ConcurrencyConflict:
             continue
     raise ConcurrencyConflict(f"dataset file {event.url} is too contended")
 
 
-def _join(deps: Deps, window_id: str, member: str, event: DataArrived, blob: _Blob) -> bool:
+def _join(state: StateStore, window_id: str, member: str, event: DataArrived, blob: _Blob) -> bool:
     """Record the blob as a window member; False when this blob version is already one."""
     try:
-        deps.state.put(WINDOW_BLOB, f"{window_id}/{member}", _file_doc(event, blob), etag=None)
+        state.put(WINDOW_BLOB, f"{window_id}/{member}", _file_doc(event, blob), etag=None)
     except ConcurrencyConflict:
         return False
     return True
@@ -211,12 +220,12 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _now(deps: Deps) -> str:
-    return deps.clock.now().isoformat(timespec="microseconds")
+def _now(clock: Clock) -> str:
+    return clock.now().isoformat(timespec="microseconds")
 
 
 def _audit(
-    deps: Deps,
+    audit: AuditSink,
     event: DataArrived,
     outcome: Outcome,
     reason: str,
@@ -231,7 +240,7 @@ def _audit(
         "etag": described.etag if described else event.etag,
         "size": described.size if described else event.size,
     }
-    deps.audit.append(
+    audit.append(
         AuditEntry(
             actor=event.meta.source,
             action="data.received",
