@@ -142,7 +142,7 @@ class _Story:
             self.push_image(registry, self.settings.allowed_repositories[0])
             self.settle()
             self.push_image("untrusted.example.io", "mlops/sklearn-serving")
-            self.push_image(registry, "mlops/experimental")  # routed, not allow-listed
+            self.push_image(registry, "mlops/experimental")  # the route drops it (not routed)
             self.push_image(registry, self.settings.allowed_repositories[0], forged=True)
             self.settle()
         with self.step("9. Scoring through the endpoint (traffic-weighted routing)"):
