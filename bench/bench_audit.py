@@ -5,6 +5,7 @@ like the real stories (uploads coalesced into a job, a model, a rollout of five 
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -16,12 +17,14 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.table import at_most, row  # noqa: E402
 from shared.adapters.local.audit_sink import SqliteAuditSink  # noqa: E402
 from shared.domain.audit import AuditEntry  # noqa: E402
 from shared.ops.render.report import build_report  # noqa: E402
 from shared.ops.views.story import explain  # noqa: E402
 
 RECORDS = 100_000
+RUNS = 5  # each figure below appends is the median of RUNS runs
 STEPS = ("deploying", "smoke_testing", "canary", "promoted", "completed")
 
 
@@ -72,35 +75,71 @@ def entries() -> Iterator[AuditEntry]:
         n += 1
 
 
-def timed(action: Any) -> tuple[float, Any]:
-    started = time.perf_counter()
-    result = action()
-    return round(time.perf_counter() - started, 3), result
+def timed(action: Any, runs: int = RUNS) -> tuple[float, Any]:
+    """The median of ``runs`` runs, and the last run's result."""
+    samples, result = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = action()
+        samples.append(time.perf_counter() - started)
+    return round(statistics.median(samples), 4), result
 
 
 def main() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as home:
         sink = SqliteAuditSink(Path(home) / "audit.db", StepClock())
         source = entries()
-        append_seconds, _ = timed(lambda: [sink.append(next(source)) for _ in range(RECORDS)])
+        append_seconds, _ = timed(
+            lambda: [sink.append(next(source)) for _ in range(RECORDS)], runs=1
+        )
         since = datetime(2026, 11, 25, 12, tzinfo=UTC)
         window_seconds, window = timed(
             lambda: sink.records(since=since, until=since + timedelta(minutes=10))
         )
         load_seconds, records = timed(sink.records)
-        explain_seconds, told = timed(lambda: explain(records, "ev-4000-1"))
+        explain_seconds, told = timed(lambda: explain(sink.trail(), "ev-4000-1"))
+        in_memory_seconds, _ = timed(lambda: explain(records, "ev-4000-1"))
         verify_seconds, report = timed(sink.verify)
         now = datetime.now(UTC)
-        page_seconds, page = timed(lambda: build_report(records, None, report, now))
+        page_seconds, page = timed(lambda: build_report(records, None, report, now), runs=1)
         sink.close()
     assert report.valid and len(told.steps) == 11, (report, len(told.steps))
     return {
+        "rows": [
+            row(
+                "`mlops explain` on a 100,000-record trail",
+                explain_seconds,
+                "s",
+                "≤ 0.02 s",
+                at_most(explain_seconds, 0.02),
+                f"one upload's story ({len(told.steps)} records across 3 correlation ids),"
+                " read through the trail's indexes (correlation id, link ids, target);"
+                f" median of {RUNS}; the same story from the {RECORDS:,} records loaded into"
+                f" memory takes {in_memory_seconds} s, loading them {load_seconds} s",
+            ),
+            row(
+                "`mlops audit verify` on 100,000 records",
+                verify_seconds,
+                "s",
+                "≤ 1 s",
+                at_most(verify_seconds, 1.0),
+                "every keyed hash and link from the first record, checkpoints and the"
+                f" anchor; median of {RUNS}",
+            ),
+            row(
+                "local audit appends (each HMAC-sealed, anchored, in its own transaction)",
+                round(RECORDS / append_seconds),
+                "/s",
+                detail=f"{RECORDS:,} records shaped like real stories",
+            ),
+        ],
         "records": RECORDS,
         "appends_per_second": round(RECORDS / append_seconds),
         "ten_minute_window_seconds": window_seconds,
         "ten_minute_window_records": len(window),
         "load_all_seconds": load_seconds,
         "explain_seconds": explain_seconds,
+        "explain_in_memory_seconds": in_memory_seconds,
         "verify_seconds": verify_seconds,
         "report_seconds": page_seconds,
         "report_kilobytes": round(len(page.encode()) / 1024),

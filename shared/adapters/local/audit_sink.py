@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from shared.adapters.local import audit_index
 from shared.adapters.local._sqlite import ConnectionPool, translate_errors
 from shared.adapters.local.secret_store import EnvFileSecretStore
 from shared.adapters.local.state_store import SqliteStateStore
@@ -108,7 +109,7 @@ class SqliteAuditSink:
         key_secret: str = DEFAULT_KEY_SECRET,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     ) -> None:
-        self._pool = ConnectionPool(path, _SCHEMA)
+        self._pool = ConnectionPool(path, _SCHEMA + audit_index.SCHEMA)
         self._clock = clock
         self._secrets = secrets or EnvFileSecretStore(path.parent / "secrets.json")
         self._closers: list[Callable[[], None]] = [self._pool.close]
@@ -148,6 +149,7 @@ class SqliteAuditSink:
             )
             for record in sealed:
                 conn.execute(_INSERT, _row(record))
+            audit_index.add_appended(conn, sealed)
         self._advance_anchor(Head.sealed(key, sealed[-1]))
         return sealed[0]
 
@@ -185,6 +187,10 @@ class SqliteAuditSink:
         with translate_errors():
             rows = self._pool.connection().execute(_SELECT_FILTERED, params).fetchall()
         return [_record(row) for row in reversed(rows)]
+
+    def trail(self) -> audit_index.StoryIndex:
+        """The trail as `mlops explain` reads it: one story through the indexes."""
+        return audit_index.StoryIndex(self._pool, _COLUMN_LIST, _record)
 
     def verify(self) -> ChainReport:
         """Recompute every keyed hash and link from the first record, then compare the end

@@ -4,17 +4,20 @@ An upload's records do not share one correlation id: the event's own records car
 event id, training carries the coalescing window's first event id, the model's records the
 model event's id, and its rollout that same id. The links are in the records themselves
 (``details.window_id``, the model's ``tags.window_id`` / ``tags.job_name``, and
-``details.rollout_id``), so the story is the closure over those links.
+``details.rollout_id``; shared/domain/audit_links.py), so the story is the closure over those
+links, read through a ``Trail`` whose indexes make its cost proportional to the story.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from shared.domain.audit import AuditRecord
+from shared.domain.audit_links import links
 
 # The stage a record tells, by action prefix, in the order a story runs.
 _STAGES = (
@@ -75,13 +78,57 @@ class Story:
         }
 
 
-def explain(records: Sequence[AuditRecord], key: str) -> Story:
+class Trail(Protocol):
+    """What a story is read through: each call costs what it returns, so the local trail
+    answers from its indexes (correlation id, link ids, target) and the cost of a story is
+    proportional to the story, not to the trail."""
+
+    def story_records(self, correlation_ids: Collection[str]) -> list[AuditRecord]:
+        """Every record with one of these correlation ids, in sequence order."""
+        ...
+
+    def linked_correlations(self, links: Collection[str]) -> set[str]:
+        """The correlation ids of the records that carry one of these link ids."""
+        ...
+
+    def targeted_correlations(self, target: str) -> set[str]: ...
+
+    def prefixed_correlations(self, prefix: str) -> set[str]: ...
+
+
+class RecordsTrail:
+    """A trail held in memory (an export, a test's records), indexed once on construction."""
+
+    def __init__(self, records: Iterable[AuditRecord]) -> None:
+        self._by_correlation: dict[str, list[AuditRecord]] = defaultdict(list)
+        self._by_link: dict[str, set[str]] = defaultdict(set)
+        self._by_target: dict[str, set[str]] = defaultdict(set)
+        for record in records:
+            self._by_correlation[record.correlation_id].append(record)
+            self._by_target[record.target].add(record.correlation_id)
+            for link in record_links(record):
+                self._by_link[link].add(record.correlation_id)
+
+    def story_records(self, correlation_ids: Collection[str]) -> list[AuditRecord]:
+        found = (r for c in correlation_ids for r in self._by_correlation.get(c, ()))
+        return sorted(found, key=_seq)
+
+    def linked_correlations(self, links: Collection[str]) -> set[str]:
+        return set().union(*(self._by_link.get(link, ()) for link in links))
+
+    def targeted_correlations(self, target: str) -> set[str]:
+        return set(self._by_target.get(target, ()))
+
+    def prefixed_correlations(self, prefix: str) -> set[str]:
+        return {c for c in self._by_correlation if c.startswith(prefix)}
+
+
+def explain(records: Sequence[AuditRecord] | Trail, key: str) -> Story:
     """The story ``key`` names: a correlation id (or a unique prefix of one), an operation or
     rollout id, a coalescing window id, a job name, or a model reference such as
     ``spam-classifier@3``."""
-    seeds = _seeds(records, key)
-    correlations = _closure(records, seeds)
-    chosen = sorted((r for r in records if r.correlation_id in correlations), key=_seq)
+    trail = RecordsTrail(records) if isinstance(records, Sequence) else records
+    chosen = _closure(trail, _seeds(trail, key))
     steps = _steps(chosen)
     ordered = tuple(dict.fromkeys(r.correlation_id for r in chosen))
     return Story(key, ordered, steps, _spans(chosen))
@@ -94,22 +141,25 @@ def stage(record: AuditRecord) -> str:
     return "other"
 
 
+def record_links(record: AuditRecord) -> set[str]:
+    return links(record.action, record.target, record.details)
+
+
 def _seq(record: AuditRecord) -> int:
     return record.seq
 
 
-def _seeds(records: Sequence[AuditRecord], key: str) -> set[str]:
+def _seeds(trail: Trail, key: str) -> set[str]:
     key = key.strip()
     if not key:
         raise StoryNotFound("give a correlation id, operation id, job name or model@version")
-    exact = {r.correlation_id for r in records if r.correlation_id == key}
-    if exact:
-        return exact
-    linked = {r.correlation_id for r in records if key in _links(r) or r.target == key}
+    if trail.story_records([key]):
+        return {key}
+    linked = trail.linked_correlations([key]) | trail.targeted_correlations(key)
     if linked:
         return linked
     if len(key) >= MIN_PREFIX:
-        prefixed = {r.correlation_id for r in records if r.correlation_id.startswith(key)}
+        prefixed = trail.prefixed_correlations(key)
         if len(prefixed) > 1:
             shown = ", ".join(sorted(prefixed)[:5])
             raise AmbiguousId(f"{key!r} starts {len(prefixed)} correlation ids: {shown}")
@@ -118,28 +168,15 @@ def _seeds(records: Sequence[AuditRecord], key: str) -> set[str]:
     raise StoryNotFound(f"no audit record mentions {key!r}")
 
 
-def _links(record: AuditRecord) -> set[str]:
-    """The ids through which this record joins other records' stories."""
-    details = record.details
-    tags = details.get("tags")
-    links = {str(details[k]) for k in ("window_id", "rollout_id") if details.get(k)}
-    if isinstance(tags, Mapping):
-        links |= {str(tags[k]) for k in ("window_id", "job_name") if tags.get(k)}
-    if record.action.startswith("training."):
-        links.add(record.target)  # the job name
-    return links
-
-
-def _closure(records: Sequence[AuditRecord], seeds: Iterable[str]) -> set[str]:
+def _closure(trail: Trail, seeds: set[str]) -> list[AuditRecord]:
+    """The records of every correlation id reachable from ``seeds`` through link ids."""
     correlations = set(seeds)
-    links: set[str] = set()
     while True:
-        for record in records:
-            if record.correlation_id in correlations:
-                links |= _links(record)
-        grown = {r.correlation_id for r in records if _links(r) & links}
+        records = trail.story_records(correlations)
+        links_seen = set().union(*(record_links(r) for r in records))
+        grown = trail.linked_correlations(links_seen)
         if grown <= correlations:
-            return correlations
+            return records
         correlations |= grown
 
 

@@ -24,13 +24,12 @@ def _explain(args: argparse.Namespace) -> int:
     from shared.ops.render.text import story_text
     from shared.ops.views.story import AmbiguousId, StoryNotFound, explain
 
-    if args.records:
-        records = read_export(args.records)
-    else:
-        with local_sink(args) as sink:
-            records = sink.records()
     try:
-        story = explain(records, args.id)
+        if args.records:
+            story = explain(read_export(args.records), args.id)
+        else:
+            with local_sink(args) as sink:
+                story = explain(sink.trail(), args.id)  # through the indexes: one story
     except AmbiguousId as error:
         raise CommandError(str(error), "give more of the id") from None
     except StoryNotFound as error:
