@@ -33,6 +33,7 @@ from shared.services.api_guard import (
     require_role,
 )
 from shared.services.deps import Deps
+from shared.services.injection import inject
 from shared.services.operations import (
     NothingToRollBack,
     UnknownEndpoint,
@@ -77,6 +78,10 @@ class Call:
     principal: Principal
     request_id: str
 
+    def run[R](self, use_case: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+        """``use_case`` with the ports its signature names (shared/services/injection.py)."""
+        return inject(use_case, self.deps)(*args, **kwargs)
+
 
 def serve(
     req: func.HttpRequest,
@@ -93,15 +98,14 @@ def serve(
     try:
         require_authentication_in_front(deps.settings.backend, os.environ)
         principal = parse_client_principal(req.headers.get(HEADER))
-        count_request(deps, principal)
+        inject(count_request, deps)(principal)
         require_role(principal, roles)
         answer = handler(Call(req, deps, principal, request_id))
     except Exception as exc:  # every failure becomes an answer; the unexpected are logged
         error = _as_http_error(exc, request_id)
         if error.audit:
             details = {"status": error.status, "error": error.code, "method": req.method}
-            audit_refusal(
-                deps,
+            inject(audit_refusal, deps)(
                 principal=principal,
                 action=action,
                 target=target,

@@ -11,8 +11,8 @@ from typing import Any
 
 from shared.domain.audit import AuditEntry
 from shared.domain.principal import Principal
-from shared.ports import ConcurrencyConflict, TransientError
-from shared.services.deps import Deps
+from shared.ports import AuditSink, Clock, ConcurrencyConflict, StateStore, TransientError
+from shared.services.config import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +62,20 @@ def require_role(principal: Principal, allowed: frozenset[str]) -> None:
         raise Forbidden(f"this operation needs the app role {' or '.join(sorted(allowed))}")
 
 
-def count_request(deps: Deps, principal: Principal) -> None:
+def count_request(
+    principal: Principal, *, state: StateStore, clock: Clock, settings: ServiceSettings
+) -> None:
     """Count one call in the principal's fixed one-minute window; raise RateLimited past
     the limit. One document per principal, updated by compare-and-set, so every Function
     instance counts against the same window and two racing calls are both counted."""
-    limit = deps.settings.api_rate_limit_per_minute
-    now = deps.clock.now()
+    limit = settings.api_rate_limit_per_minute
+    now = clock.now()
     start = now.replace(second=0, microsecond=0)
     window = start.isoformat()
     retry_after = max(1, math.ceil(WINDOW_SECONDS - (now - start).total_seconds()))
     key = hashlib.sha256(principal.object_id.encode()).hexdigest()
     for _ in range(_CAS_ATTEMPTS):
-        stored = deps.state.get(RATE, key)
+        stored = state.get(RATE, key)
         count = 0
         if stored is not None and stored.value.get("window") == window:
             count = int(stored.value.get("count", 0))
@@ -81,7 +83,7 @@ def count_request(deps: Deps, principal: Principal) -> None:
             raise RateLimited(retry_after, first=False)
         value = {"window": window, "count": count + 1}
         try:
-            deps.state.put(RATE, key, value, etag=stored.etag if stored else None)
+            state.put(RATE, key, value, etag=stored.etag if stored else None)
         except ConcurrencyConflict:
             continue
         if count + 1 > limit:
@@ -91,8 +93,8 @@ def count_request(deps: Deps, principal: Principal) -> None:
 
 
 def audit_refusal(
-    deps: Deps,
     *,
+    audit: AuditSink,
     principal: Principal | None,
     action: str,
     target: str,
@@ -102,7 +104,7 @@ def audit_refusal(
 ) -> None:
     """A refused call, recorded with whoever made it (``anonymous`` when no principal)."""
     who = principal.audit_details() if principal else {}
-    deps.audit.append(
+    audit.append(
         AuditEntry(
             actor=principal.actor if principal else "anonymous",
             action=action,

@@ -1,9 +1,10 @@
-"""How a use case receives its ports: by name, as cosmicpython's bootstrap injects only what a
-handler's signature names, so a signature says what a use case touches.
+"""How a use case receives its ports: by name, as cosmicpython's bootstrap injects only what
+a handler's signature names, so a signature says what a use case touches.
 
-A use case's keyword-only parameters without a default are what it asks for; each must be
-the name of one of ``Deps``' fields (platform, blobs, state, secrets, audit, clock, settings,
-smoke_set, registry, ...). Anything else in its signature is the caller's to pass.
+A use case's keyword-only parameters named after a field of ``Deps`` (platform, blobs, state,
+secrets, audit, clock, settings, smoke_set, registry, ...) are filled from it; its other
+parameters are the caller's. A required keyword-only parameter that is neither (a misspelt
+port, say) is refused before the use case runs, naming what is offered.
 """
 
 from __future__ import annotations
@@ -12,29 +13,41 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import fields
+from typing import Any
 
 from shared.services.deps import Deps
 
+_OFFERED = frozenset(field.name for field in fields(Deps))
+
 
 @functools.cache
-def asks_for(use_case: Callable[..., object]) -> tuple[str, ...]:
-    """The ports ``use_case`` names; an unknown name is a wiring mistake, refused here."""
-    offered = {field.name for field in fields(Deps)}
-    named = tuple(
-        parameter.name
+def asks_for(use_case: Callable[..., object]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The ports ``use_case`` names, and the keyword-only parameters it cannot run without."""
+    keywords = [
+        parameter
         for parameter in inspect.signature(use_case).parameters.values()
         if parameter.kind is inspect.Parameter.KEYWORD_ONLY
-        and parameter.default is inspect.Parameter.empty
+    ]
+    ports = tuple(parameter.name for parameter in keywords if parameter.name in _OFFERED)
+    required = frozenset(
+        parameter.name for parameter in keywords if parameter.default is inspect.Parameter.empty
     )
-    unknown = [name for name in named if name not in offered]
-    if unknown:
-        raise TypeError(
-            f"{use_case.__qualname__} asks for {', '.join(unknown)}: no such dependency "
-            f"(offered: {', '.join(sorted(offered))})"
-        )
-    return named
+    return ports, required
 
 
 def inject[R](use_case: Callable[..., R], deps: Deps) -> Callable[..., R]:
     """``use_case`` with exactly the ports it names taken from ``deps``, and nothing else."""
-    return functools.partial(use_case, **{name: getattr(deps, name) for name in asks_for(use_case)})
+    names, required = asks_for(use_case)
+    ports = {name: getattr(deps, name) for name in names}
+
+    def run(*args: Any, **given: Any) -> R:
+        if unknown := sorted(required - ports.keys() - given.keys()):
+            raise TypeError(
+                f"{use_case.__qualname__} asks for {', '.join(unknown)}: no such dependency "
+                f"and not passed by the caller (offered: {', '.join(sorted(_OFFERED))})"
+            )
+        if twice := sorted(ports.keys() & given.keys()):
+            raise TypeError(f"{use_case.__qualname__}: {', '.join(twice)} is injected, not passed")
+        return use_case(*args, **ports, **given)
+
+    return run

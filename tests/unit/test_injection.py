@@ -27,7 +27,7 @@ def test_a_keyword_with_a_default_is_the_callers_to_pass(world: World) -> None:
     def use_case(*, state: StateStore, actor: str = "app") -> str:
         return actor
 
-    assert asks_for(use_case) == ("state",)
+    assert asks_for(use_case)[0] == ("state",)
     assert bootstrap.call(use_case) == "app"
     assert bootstrap.call(use_case, actor="alice") == "alice"
 
@@ -39,13 +39,22 @@ def test_asking_for_an_unknown_name_fails_at_injection_not_mid_use_case(world: W
         ran.append("ran")
 
     with pytest.raises(TypeError, match=r"use_case asks for blob_store: no such dependency"):
-        inject(use_case, world.deps)
+        inject(use_case, world.deps)()
     assert ran == []
+
+
+def test_the_callers_keywords_are_passed_but_a_port_cannot_be_overridden(world: World) -> None:
+    def use_case(*, state: StateStore, actor: str) -> str:
+        return actor
+
+    assert bootstrap.call(use_case, actor="alice") == "alice"
+    with pytest.raises(TypeError, match="state is injected, not passed"):
+        bootstrap.call(use_case, actor="alice", state=world.deps.state)
 
 
 def test_positional_parameters_are_never_injected(world: World) -> None:
     def use_case(state: object) -> object:  # positional: the caller's, even if named a port
         return state
 
-    assert asks_for(use_case) == ()
+    assert asks_for(use_case) == ((), frozenset())
     assert bootstrap.call(use_case, "mine") == "mine"
