@@ -22,7 +22,6 @@ from shared.ops.views.metrics import METRICS as ALL_METRICS
 METRICS = CHARTED
 TABLE_METRICS = ALL_METRICS
 DECISIONS = ("passed", "failed", "rejected")
-PHASES = ("planned", "deploying", "smoke_testing", "canary", "promoted")
 ENDINGS = ("completed", "rolled_back", "superseded", "failed")
 IN_PROGRESS = "in progress"
 
