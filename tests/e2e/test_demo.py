@@ -11,7 +11,7 @@ import pytest
 
 from shared.adapters.project_files import REPO_ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # minutes of real jobs
 MLOPS = Path(sys.executable).parent / "mlops"
 
 

@@ -35,7 +35,7 @@ from tests.integration.host.hostproc import (
     start_host,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # minutes of real jobs
 
 MLOPS = Path(sys.executable).parent / "mlops"
 # Short windows so the whole story takes about a minute; the rate limit is raised because
