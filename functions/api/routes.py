@@ -115,12 +115,12 @@ def api_train(req: func.HttpRequest) -> func.HttpResponse:
             raise invalid(rejected) from None
 
         def run(operation_key: str) -> str:
-            return retrain.request_training(
+            return call.run(
+                retrain.request_training,
                 dataset,
                 principal=call.principal,
                 reason=request.reason,
                 operation_key=operation_key,
-                deps=call.deps,
             )
 
         return _start(call, "train", dataset, body, run)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.domain.rollout import IllegalTransition
-from shared.ports import ConcurrencyConflict, NotFound, TransientError
+from shared.ports import ConcurrencyConflict, NotFound, StateStore, TransientError
 from shared.services.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -93,8 +93,8 @@ def record_parked(
     deps.state.put(PARKED, key, doc, etag=stored.etag if stored else None)
 
 
-def quarantined(deps: Deps, key: str, etag: str) -> bool:
+def quarantined(state: StateStore, key: str, etag: str) -> bool:
     """Whether this version of a dataset file was quarantined (a new upload is a new version
     and trains again)."""
-    stored = deps.state.get(QUARANTINE, key)
+    stored = state.get(QUARANTINE, key)
     return stored is not None and stored.value.get("etag") == etag

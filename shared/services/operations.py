@@ -15,7 +15,7 @@ from shared.domain.errors import Rejected
 from shared.domain.principal import Principal
 from shared.domain.rollout import Phase, Rollout
 from shared.domain.values import ModelRef
-from shared.ports import NotFound
+from shared.ports import AuditSink, NotFound
 from shared.services.deps import Deps
 from shared.services.model_registered import check_gate
 from shared.services.rollouts import (
@@ -79,10 +79,12 @@ def redeploy(
         rollout = start_rollout(request, deps, supersede=supersede)
     except (NotFound, Rejected, RolloutConflict) as refused:
         audit_operator_action(
-            deps, principal, action, target, "rejected", operation_key, _why(refused), reason
+            deps.audit, principal, action, target, "rejected", operation_key, _why(refused), reason
         )
         raise
-    audit_operator_action(deps, principal, action, target, "accepted", rollout.id, reason, reason)
+    audit_operator_action(
+        deps.audit, principal, action, target, "accepted", rollout.id, reason, reason
+    )
     return advance_or_defer(rollout, deps)
 
 
@@ -106,7 +108,7 @@ def rollback(
             if not supersede:
                 raise RolloutConflict(active)
             audit_operator_action(
-                deps, principal, action, endpoint, "accepted", active.id, reason, reason
+                deps.audit, principal, action, endpoint, "accepted", active.id, reason, reason
             )
             by = Actor(principal.actor, {**principal.audit_details(), "actor_reason": reason})
             return abort(active, deps, f"rolled back by {principal.name}: {reason}", by)
@@ -119,10 +121,19 @@ def rollback(
         rollout = start_rollout(request, deps, supersede=False)
     except (NotFound, RolloutConflict) as refused:
         audit_operator_action(
-            deps, principal, action, endpoint, "rejected", operation_key, _why(refused), reason
+            deps.audit,
+            principal,
+            action,
+            endpoint,
+            "rejected",
+            operation_key,
+            _why(refused),
+            reason,
         )
         raise
-    audit_operator_action(deps, principal, action, endpoint, "accepted", rollout.id, reason, reason)
+    audit_operator_action(
+        deps.audit, principal, action, endpoint, "accepted", rollout.id, reason, reason
+    )
     return advance_or_defer(rollout, deps)
 
 
@@ -170,7 +181,7 @@ def _last_completed(deps: Deps, endpoint: str) -> Rollout | None:
 
 
 def audit_operator_action(
-    deps: Deps,
+    audit: AuditSink,
     principal: Principal,
     action: str,
     target: str,
@@ -182,7 +193,7 @@ def audit_operator_action(
 ) -> None:
     """One audit record for what a person asked through the API: who (with their roles),
     what became of it, and the reason they gave. Every operator.* action writes through here."""
-    deps.audit.append(
+    audit.append(
         AuditEntry(
             actor=principal.actor,
             action=action,

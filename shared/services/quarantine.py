@@ -15,7 +15,7 @@ from typing import Any
 from shared.domain.audit import AuditEntry
 from shared.domain.events import split_blob_url
 from shared.domain.values import JobInfo, Stored
-from shared.ports import NotFound
+from shared.ports import AuditSink, Clock, NotFound, StateStore
 from shared.services.data_arrived import DATASET_FILE
 from shared.services.deps import Deps
 from shared.services.isolation import QUARANTINE, is_permanent, quarantined, reason_of
@@ -32,7 +32,7 @@ def accepted_files(deps: Deps, dataset: str) -> tuple[str, ...]:
     files = []
     for stored in deps.state.list(DATASET_FILE, prefix=f"{dataset}/"):
         url, etag = str(stored.value["url"]), str(stored.value["etag"])
-        if quarantined(deps, stored.key, etag):
+        if quarantined(deps.state, stored.key, etag):
             continue
         try:
             current = deps.blobs.properties(url)
@@ -41,7 +41,8 @@ def accepted_files(deps: Deps, dataset: str) -> tuple[str, ...]:
         except Exception as error:
             if not is_permanent(error):
                 raise
-            quarantine(deps, dataset, stored, f"the store refuses it: {reason_of(error)}", "")
+            why = f"the store refuses it: {reason_of(error)}"
+            quarantine(deps.state, deps.clock, deps.audit, dataset, stored, why, "")
             continue
         if current.etag == etag:
             files.append(current.url)
@@ -53,7 +54,7 @@ def accepted_files(deps: Deps, dataset: str) -> tuple[str, ...]:
 def quarantine_skipped(deps: Deps, dataset: str, job: JobInfo, correlation_id: str) -> None:
     """Quarantine the files a finished job reports it skipped (names relative to the
     dataset folder, as the job saw them)."""
-    by_name = {_relative(dataset, str(s.value["url"])): s for s in _files(deps, dataset)}
+    by_name = {_relative(dataset, str(s.value["url"])): s for s in _files(deps.state, dataset)}
     for name, reason in sorted(job.skipped_files.items()):
         stored = by_name.get(name)
         if stored is None:
@@ -61,13 +62,22 @@ def quarantine_skipped(deps: Deps, dataset: str, job: JobInfo, correlation_id: s
                 "job %s skipped %r, which is no accepted file of %r", job.name, name, dataset
             )
             continue
-        quarantine(deps, dataset, stored, f"training skipped it: {reason}", job.name)
+        why = f"training skipped it: {reason}"
+        quarantine(deps.state, deps.clock, deps.audit, dataset, stored, why, job.name)
 
 
-def quarantine(deps: Deps, dataset: str, stored: Stored, reason: str, job: str) -> None:
+def quarantine(
+    state: StateStore,
+    clock: Clock,
+    audit: AuditSink,
+    dataset: str,
+    stored: Stored,
+    reason: str,
+    job: str,
+) -> None:
     """Record and audit the quarantine of this version of a dataset file (once)."""
     etag = str(stored.value["etag"])
-    if quarantined(deps, stored.key, etag):
+    if quarantined(state, stored.key, etag):
         return
     url = str(stored.value["url"])
     doc: dict[str, Any] = {
@@ -76,12 +86,12 @@ def quarantine(deps: Deps, dataset: str, stored: Stored, reason: str, job: str) 
         "url": url,
         "etag": etag,
         "reason": reason[:500],
-        "at": deps.clock.now().isoformat(timespec="seconds"),
+        "at": clock.now().isoformat(timespec="seconds"),
         "job": job,
     }
-    previous = deps.state.get(QUARANTINE, stored.key)
-    deps.state.put(QUARANTINE, stored.key, doc, etag=previous.etag if previous else None)
-    deps.audit.append(
+    previous = state.get(QUARANTINE, stored.key)
+    state.put(QUARANTINE, stored.key, doc, etag=previous.etag if previous else None)
+    audit.append(
         AuditEntry(
             actor=ACTOR,
             action="data.quarantined",
@@ -94,18 +104,16 @@ def quarantine(deps: Deps, dataset: str, stored: Stored, reason: str, job: str) 
     )
 
 
-def quarantined_files(deps: Deps) -> list[dict[str, Any]]:
+def quarantined_files(*, state: StateStore) -> list[dict[str, Any]]:
     """What ``mlops status`` lists: each quarantined file version still current."""
-    current = {s.key: s.value.get("etag") for s in deps.state.list(DATASET_FILE)}
+    current = {s.key: s.value.get("etag") for s in state.list(DATASET_FILE)}
     return [
-        dict(s.value)
-        for s in deps.state.list(QUARANTINE)
-        if current.get(s.key) == s.value.get("etag")
+        dict(s.value) for s in state.list(QUARANTINE) if current.get(s.key) == s.value.get("etag")
     ]
 
 
-def _files(deps: Deps, dataset: str) -> list[Stored]:
-    return list(deps.state.list(DATASET_FILE, prefix=f"{dataset}/"))
+def _files(state: StateStore, dataset: str) -> list[Stored]:
+    return list(state.list(DATASET_FILE, prefix=f"{dataset}/"))
 
 
 def _blob_path(url: str) -> str:

@@ -21,9 +21,9 @@ from typing import Any
 from shared.domain.events import clip
 from shared.domain.principal import Principal
 from shared.domain.values import Stored
-from shared.ports import ConcurrencyConflict, NotFound
+from shared.ports import AuditSink, Clock, ConcurrencyConflict, NotFound, StateStore
+from shared.services.config import ServiceSettings
 from shared.services.data_arrived import DATASET_FILE, WINDOW, WINDOW_BLOB
-from shared.services.deps import Deps
 from shared.services.isolation import PARKED, quarantined
 from shared.services.operations import audit_operator_action
 from shared.services.reconciler import JOB, job_name, window_due
@@ -45,36 +45,44 @@ def operation_id(principal: Principal, operation_key: str) -> str:
 
 
 def request_training(
-    dataset: str, *, principal: Principal, reason: str, operation_key: str, deps: Deps
+    dataset: str,
+    *,
+    principal: Principal,
+    reason: str,
+    operation_key: str,
+    state: StateStore,
+    clock: Clock,
+    audit: AuditSink,
 ) -> str:
     """Open or reuse the dataset's window, due now; return the operation id. Raises
     NoAcceptedFiles (audited) or TransientError / ConcurrencyConflict (nothing recorded)."""
     op_id = operation_id(principal, operation_key)
-    if deps.state.get(TRAIN_REQUEST, op_id) is not None:
+    if state.get(TRAIN_REQUEST, op_id) is not None:
         return op_id  # the same request again: it already did its work
-    files = _accepted(deps, dataset)
+    files = _accepted(state, dataset)
     if not files:
         why = f"dataset {clip(dataset)} has no accepted file to train on"
-        audit_operator_action(deps, principal, ACTION, dataset, "rejected", op_id, why, reason)
+        audit_operator_action(audit, principal, ACTION, dataset, "rejected", op_id, why, reason)
         raise NoAcceptedFiles(why)
-    window_id, reused = _open_window(deps, dataset, files, principal, op_id)
+    now = _now(clock)
+    window_id, reused = _open_window(state, dataset, files, principal, op_id, now)
     doc = {
         "dataset": dataset,
         "window_id": window_id,
         "reused": reused,
         "files": len(files),
         "reason": reason,
-        "at": _now(deps),
+        "at": now,
         "actor": principal.actor,
         **principal.audit_details(),
     }
     try:
-        deps.state.put(TRAIN_REQUEST, op_id, doc, etag=None)
+        state.put(TRAIN_REQUEST, op_id, doc, etag=None)
     except ConcurrencyConflict:
         return op_id  # a concurrent retry of this very request recorded it first
     how = "joined the open window" if reused else "opened a window"
     audit_operator_action(
-        deps,
+        audit,
         principal,
         ACTION,
         dataset,
@@ -87,15 +95,17 @@ def request_training(
     return op_id
 
 
-def training_view(deps: Deps, op_id: str) -> dict[str, Any] | None:
+def training_view(
+    op_id: str, *, state: StateStore, settings: ServiceSettings
+) -> dict[str, Any] | None:
     """What GET /api/operations/{id} answers for a training request; None if unknown."""
-    stored = deps.state.get(TRAIN_REQUEST, op_id)
+    stored = state.get(TRAIN_REQUEST, op_id)
     if stored is None:
         return None
     request = stored.value
     dataset, window_id = str(request["dataset"]), str(request["window_id"])
     job = job_name(dataset, window_id)
-    phase, job_status, error, due = _progress(deps, dataset, window_id, job)
+    phase, job_status, error, due = _progress(state, settings, dataset, window_id, job)
     principal = request.get("principal", {})
     return {
         "operation_id": op_id,
@@ -116,23 +126,23 @@ def training_view(deps: Deps, op_id: str) -> dict[str, Any] | None:
 
 
 def _progress(
-    deps: Deps, dataset: str, window_id: str, job: str
+    state: StateStore, settings: ServiceSettings, dataset: str, window_id: str, job: str
 ) -> tuple[str, str | None, str | None, str | None]:
     """(phase, job status, error, due) from the job, the window or the parked record."""
-    tracked = deps.state.get(JOB, job)
+    tracked = state.get(JOB, job)
     if tracked is not None:
         status = str(tracked.value.get("status", "running"))
         phase = _PHASES.get(status, "failed")
         error = str(tracked.value.get("error") or status) if phase == "failed" else None
         return phase, status, error, None
-    window = deps.state.get(WINDOW, dataset)
+    window = state.get(WINDOW, dataset)
     if window is not None and window.value.get("window_id") == window_id:
-        state = window.value.get("status")
-        if state == "open":
-            return "waiting", None, None, _iso(window_due(window.value, deps.settings))
-        if state == "failed":
+        opened = window.value.get("status")
+        if opened == "open":
+            return "waiting", None, None, _iso(window_due(window.value, settings))
+        if opened == "failed":
             return "failed", None, str(window.value.get("error", "")), None
-    parked = deps.state.get(PARKED, f"window/{window_id}")
+    parked = state.get(PARKED, f"window/{window_id}")
     if parked is not None:
         return "failed", None, str(parked.value.get("reason", "")), None
     # Closed and not parked: submitted, its job about to be tracked (the reconciler writes
@@ -140,24 +150,28 @@ def _progress(
     return "submitted", "running", None, None
 
 
-def _accepted(deps: Deps, dataset: str) -> list[Stored]:
+def _accepted(state: StateStore, dataset: str) -> list[Stored]:
     """The dataset's accepted file versions that are not quarantined, as the state knows them
     (the reconciler asks the store again when it submits, and quarantines what it refuses)."""
     return [
         stored
-        for stored in deps.state.list(DATASET_FILE, prefix=f"{dataset}/")
-        if not quarantined(deps, stored.key, str(stored.value.get("etag", "")))
+        for stored in state.list(DATASET_FILE, prefix=f"{dataset}/")
+        if not quarantined(state, stored.key, str(stored.value.get("etag", "")))
     ]
 
 
 def _open_window(
-    deps: Deps, dataset: str, files: Sequence[Stored], principal: Principal, op_id: str
+    state: StateStore,
+    dataset: str,
+    files: Sequence[Stored],
+    principal: Principal,
+    op_id: str,
+    now: str,
 ) -> tuple[str, bool]:
     """The window id and whether it was already open. Compare-and-set, as uploads do."""
-    now = _now(deps)
     asked = {"close_by": now, "requested_by": principal.actor, "operation_id": op_id}
     for _ in range(_CAS_ATTEMPTS):
-        stored = deps.state.get(WINDOW, dataset)
+        stored = state.get(WINDOW, dataset)
         current = dict(stored.value) if stored else {}
         reused = current.get("status") == "open"
         if reused:
@@ -166,9 +180,9 @@ def _open_window(
                 asked = {**asked, "close_by": str(earlier)}
             doc = {**current, **asked}
         else:
-            doc = _new_window(deps, dataset, files, op_id, now) | asked
+            doc = _new_window(state, dataset, files, op_id, now) | asked
         try:
-            deps.state.put(WINDOW, dataset, doc, etag=stored.etag if stored else None)
+            state.put(WINDOW, dataset, doc, etag=stored.etag if stored else None)
         except ConcurrencyConflict:
             continue  # an upload or the reconciler changed it: look again
         return str(doc["window_id"]), reused
@@ -176,7 +190,7 @@ def _open_window(
 
 
 def _new_window(
-    deps: Deps, dataset: str, files: Sequence[Stored], op_id: str, now: str
+    state: StateStore, dataset: str, files: Sequence[Stored], op_id: str, now: str
 ) -> dict[str, Any]:
     """A window whose members are the accepted files (the job's tags name the first) and whose
     first event is the operation, so the job's records carry the operation id."""
@@ -184,7 +198,7 @@ def _new_window(
     for stored in files:
         member = _member(stored.key, str(stored.value.get("etag", "")))
         with suppress(ConcurrencyConflict):  # written by an earlier attempt of this request
-            deps.state.put(WINDOW_BLOB, f"{window_id}/{member}", dict(stored.value), etag=None)
+            state.put(WINDOW_BLOB, f"{window_id}/{member}", dict(stored.value), etag=None)
     return {
         "dataset": dataset,
         "window_id": window_id,
@@ -200,8 +214,8 @@ def _member(file_key: str, etag: str) -> str:
     return hashlib.sha256(f"{file_key}@{etag}".encode()).hexdigest()[:32]
 
 
-def _now(deps: Deps) -> str:
-    return deps.clock.now().isoformat(timespec="microseconds")
+def _now(clock: Clock) -> str:
+    return clock.now().isoformat(timespec="microseconds")
 
 
 def _iso(moment: datetime) -> str:

@@ -59,7 +59,7 @@ def endpoint_view(deps: Deps, name: str) -> dict[str, Any]:
 
 def operation_view(deps: Deps, operation_id: str) -> dict[str, Any]:
     if operation_id.startswith(TRAIN_PREFIX):
-        view = training_view(deps, operation_id)
+        view = training_view(operation_id, state=deps.state, settings=deps.settings)
         if view is None:
             raise UnknownOperation(f"operation {operation_id}")
         return view

@@ -92,7 +92,7 @@ def build_status(
         "jobs": jobs[-RECENT_JOBS:],
         "running_jobs": [j["name"] for j in jobs if j["status"] == "running"],
         "parked": [dict(stored.value) for stored in deps.state.list(PARKED)],
-        "quarantined_files": quarantined_files(deps),
+        "quarantined_files": quarantined_files(state=deps.state),
         "pending_events": events.pending(),
         "dead_letters": [str(p) for p in events.dead_letters()],
         "audit": {
