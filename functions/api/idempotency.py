@@ -19,8 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.domain.principal import Principal
-from shared.ports import ConcurrencyConflict, StateStore, TransientError
-from shared.services.deps import Deps
+from shared.ports import Clock, ConcurrencyConflict, StateStore, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -64,35 +63,39 @@ def new_operation_key() -> str:
 
 
 def run_once(
-    deps: Deps,
     principal: Principal,
     key: str,
     request_fingerprint: str,
     run: Callable[[str], Answer],
+    *,
+    state: StateStore,
+    clock: Clock,
 ) -> tuple[Answer, bool]:
     """``run(operation_key)`` at most once per (principal, key); returns the answer and
     whether it is a replay. Raises KeyReused or KeyInProgress."""
-    claimed = _claim(deps, principal, key, request_fingerprint)
+    claimed = _claim(state, clock, principal, key, request_fingerprint)
     if isinstance(claimed, Answer):
         return claimed, True
     try:
         answer = run(str(claimed.value["operation_key"]))
     except BaseException:
-        _settle(deps.state, claimed, {"status": "released"})
+        _settle(state, claimed, {"status": "released"})
         raise
     if 200 <= answer.status < 300:
         stored = {"status": answer.status, "body": answer.body, "headers": answer.headers}
-        _settle(deps.state, claimed, {"status": "done", "answer": stored})
+        _settle(state, claimed, {"status": "done", "answer": stored})
     else:
-        _settle(deps.state, claimed, {"status": "released"})
+        _settle(state, claimed, {"status": "released"})
     return answer, False
 
 
-def _claim(deps: Deps, principal: Principal, key: str, fp: str) -> _Claim | Answer:
+def _claim(
+    state: StateStore, clock: Clock, principal: Principal, key: str, fp: str
+) -> _Claim | Answer:
     doc_key = hashlib.sha256(f"{principal.object_id}\n{key}".encode()).hexdigest()
     for _ in range(_ATTEMPTS):
-        now = deps.clock.now()
-        stored = deps.state.get(KIND, doc_key)
+        now = clock.now()
+        stored = state.get(KIND, doc_key)
         if stored is None or _age(stored.value, now) > TTL:
             value = _pending(fp, new_operation_key(), now)
             etag = stored.etag if stored else None
@@ -109,7 +112,7 @@ def _claim(deps: Deps, principal: Principal, key: str, fp: str) -> _Claim | Answ
             value = _pending(fp, str(current["operation_key"]), now)
             etag = stored.etag
         try:
-            new_etag = deps.state.put(KIND, doc_key, value, etag=etag)
+            new_etag = state.put(KIND, doc_key, value, etag=etag)
         except ConcurrencyConflict:
             continue  # a concurrent retry changed it first: look again
         return _Claim(doc_key, value, new_etag)

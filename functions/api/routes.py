@@ -196,8 +196,8 @@ def _start(
         key = check_idempotency_key(raw_key)
     except Rejected as rejected:
         raise invalid(rejected) from None
-    answer, replayed = run_once(
-        call.deps, call.principal, key, fingerprint(action, target, body), accepted
+    answer, replayed = call.run(
+        run_once, call.principal, key, fingerprint(action, target, body), accepted
     )
     if replayed:
         return Answer(answer.status, answer.body, {**answer.headers, "Idempotent-Replayed": "true"})
