@@ -45,6 +45,7 @@ class FakeMLPlatform:
         self.deployments: dict[tuple[str, str], DeploymentInfo] = {}
         self.deleted: list[str] = []
         self.behaviour: dict[ModelRef, Behaviour] = {}
+        self.answers: dict[ModelRef, Any] = {}  # what a model's deployment answers instead
         # What a new deployment becomes once it has been seen "creating" (one get_deployment).
         self.provisioning: ProvisioningState = "succeeded"
         self._settling: dict[tuple[str, str], ProvisioningState] = {}
@@ -208,6 +209,8 @@ class FakeMLPlatform:
         if info.state != "succeeded":
             raise TransientError(f"{endpoint}/{deployment} is {info.state}, not ready")
         model = info.model
+        if model in self.answers:
+            return self.answers[model]
         behaviour = self.behaviour.get(model, "good")
         if behaviour == "down":
             raise TransientError(f"{deployment} is not answering")

@@ -44,6 +44,12 @@ def _predictions(answer: Any, expected: int) -> list[Mapping[str, Any]]:
         raise ProbeFailed("smoke test answer has no prediction per example")
     for item in items:
         probability = item.get("probability") if isinstance(item, Mapping) else None
-        if not isinstance(probability, int | float) or not 0.0 <= probability <= 1.0:
+        if (
+            not isinstance(probability, int | float)
+            or isinstance(probability, bool)  # an int to isinstance; JSON's true is no probability
+            or not 0.0 <= probability <= 1.0
+        ):
             raise ProbeFailed("smoke test answer has a prediction without a probability in [0, 1]")
+        if not isinstance(item.get("label"), str):  # else a KeyError, not a rollback
+            raise ProbeFailed("smoke test answer has a prediction without a label")
     return items
