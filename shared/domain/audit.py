@@ -146,12 +146,17 @@ def stored(value: Any) -> Any:
     return value
 
 
+# One encoder for every record: json.dumps with these options builds a new one per call,
+# a third of the cost of hashing a record (issue 15). Same options, same text.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(fields: Mapping[str, Any]) -> bytes:
     """The bytes a record's hash covers: compact, key-sorted UTF-8 JSON without ``hash``.
     Total: a forged record's surrogates are encoded as they are (and fail the MAC)."""
-    body = {key: value for key, value in fields.items() if key != "hash"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8", "surrogatepass")
+    body = dict(fields)
+    body.pop("hash", None)
+    return _CANONICAL.encode(body).encode("utf-8", "surrogatepass")
 
 
 def record_hash(fields: Mapping[str, Any], key: ChainKey) -> str:
