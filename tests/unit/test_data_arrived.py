@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from shared.adapters.local import system_events as topics
 from shared.services.data_arrived import WINDOW
-from tests.conftest import World
+from tests.conftest import GOOD_CSV, STORAGE_TOPIC, World
+from tests.fakes import InMemoryBlobStore
 
 
 def test_a_burst_of_uploads_becomes_one_job_after_the_quiet_window(world: World) -> None:
@@ -153,6 +155,48 @@ def test_a_transient_store_failure_raises_so_event_grid_retries(world: World) ->
         world.deliver("on_blob_created", event)
     assert world.state.list(WINDOW) == []
     assert world.outcomes("data.received") == []
+
+
+def test_a_blob_deleted_after_its_event_is_rejected_and_leaves_nothing(world: World) -> None:
+    event = world.upload("spam/gone.csv")
+    del world.blobs.blobs["spam/gone.csv"]
+    world.deliver("on_blob_created", event)  # returns normally: no retry brings it back
+    world.deliver("on_blob_created", event)  # Event Grid delivers twice all the same
+
+    # Judged on the store's word each time: nothing was remembered as handled.
+    assert world.outcomes("data.received") == ["rejected", "rejected"]
+    reasons = {e.reason for e in world.audit.entries if e.action == "data.received"}
+    assert reasons == {"blob no longer exists"}
+    assert world.state.list(WINDOW) == []
+    world.deliver("on_blob_created", world.upload("spam/gone.csv"))  # uploaded again: new data
+    world.clock.advance(61)
+    world.reconcile()
+    assert world.outcomes("data.received")[-1] == "accepted"
+    [job] = world.platform.submitted
+    assert job.tags["blob_count"] == "1"
+
+
+def test_a_blob_deleted_while_it_is_read_is_retried_then_rejected(world: World) -> None:
+    from shared.ports import NotFound
+
+    class Vanishing(InMemoryBlobStore):
+        """Deleted between its properties and the read of its first bytes."""
+
+        def read_head(self, url: str, max_bytes: int) -> bytes:
+            self.blobs.clear()
+            return super().read_head(url, max_bytes)
+
+    blobs = Vanishing(world.blobs.account_url)
+    world.deps.__dict__["blobs"] = blobs  # frozen dataclass: swap the port for this test
+    event = topics.blob_created(STORAGE_TOPIC, blobs.put("spam/gone.csv", GOOD_CSV, "text/csv"))
+    with pytest.raises(NotFound):  # the function fails: Event Grid redelivers
+        world.deliver("on_blob_created", event)
+    assert world.outcomes("data.received") == []
+    assert world.state.list(WINDOW) == []
+
+    world.deliver("on_blob_created", event)  # the redelivery finds no blob: acknowledged
+    assert world.outcomes("data.received") == ["rejected"]
+    assert world.audit.entries[-1].reason == "blob no longer exists"
 
 
 def test_the_job_trains_on_accepted_files_only(world: World) -> None:
