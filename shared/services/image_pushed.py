@@ -18,7 +18,8 @@ from shared.domain.errors import Rejected
 from shared.domain.events import ImagePushed, clip
 from shared.domain.validation import check_image_event
 from shared.domain.values import ModelRef
-from shared.ports import Manifest, NotFound
+from shared.ports import AuditSink, ContainerRegistry, Manifest, MLPlatform, NotFound
+from shared.services.config import ServiceSettings
 from shared.services.deps import Deps
 from shared.services.idempotency import DUPLICATE, Handled, already_handled, remember
 from shared.services.rollouts import RolloutRequest, advance_or_defer, start_rollout
@@ -40,21 +41,21 @@ def handle_image_pushed(event: ImagePushed, deps: Deps) -> Handled:
     # needs no second question to the registry.
     keys = (f"event:{event.meta.id}", event.business_key)
     if already_handled(deps.state, keys) is not None:
-        _audit(deps, event, "duplicate", "already handled")
+        _audit(deps.audit, event, "duplicate", "already handled")
         return DUPLICATE
     try:
-        manifest = _as_stored(event, deps)
+        manifest = _as_stored(event, deps.registry, deps.settings)
     except NotInRegistry as lie:
-        _audit(deps, event, "rejected", lie.reason, claimed=lie.claimed, stored=lie.stored)
+        _audit(deps.audit, event, "rejected", lie.reason, claimed=lie.claimed, stored=lie.stored)
         raise
     except Rejected as rejected:  # judged on the event's claims alone: nothing remembered
-        _audit(deps, event, "rejected", rejected.reason)
+        _audit(deps.audit, event, "rejected", rejected.reason)
         raise
     keys = (f"event:{event.meta.id}", f"image:{manifest.image}")
     try:
-        serving = _serving_model(deps)
+        serving = _serving_model(deps.platform, deps.settings.endpoint_name)
     except Rejected as rejected:  # a real image, but nothing to roll onto it
-        _audit(deps, event, "rejected", rejected.reason, manifest=manifest)
+        _audit(deps.audit, event, "rejected", rejected.reason, manifest=manifest)
         remember(deps.state, keys, outcome="rejected", at=deps.clock.now().isoformat())
         raise
     rollout = start_rollout(
@@ -73,7 +74,7 @@ def handle_image_pushed(event: ImagePushed, deps: Deps) -> Handled:
     )
     remember(deps.state, keys, outcome="accepted", at=deps.clock.now().isoformat())
     _audit(
-        deps,
+        deps.audit,
         event,
         "accepted",
         f"rolling {serving} forward on the new image; {rollout.id}",
@@ -83,18 +84,20 @@ def handle_image_pushed(event: ImagePushed, deps: Deps) -> Handled:
     return Handled("accepted", started=rollout.id)
 
 
-def _as_stored(event: ImagePushed, deps: Deps) -> Manifest:
+def _as_stored(
+    event: ImagePushed, registry: ContainerRegistry, settings: ServiceSettings
+) -> Manifest:
     """The event's own checks (before the app's token goes anywhere), then the registry's
     description of the manifest, which must name the same digest."""
     check_image_event(
         event,
-        allowed_registries=deps.settings.allowed_registries,
-        allowed_repositories=deps.settings.allowed_repositories,
+        allowed_registries=settings.allowed_registries,
+        allowed_repositories=settings.allowed_repositories,
     )
     host = event.registry.lower()
     claimed = {"registry": host, "repository": event.repository, "digest": event.digest}
     try:
-        manifest = deps.registry.manifest(host, event.repository, event.digest)
+        manifest = registry.manifest(host, event.repository, event.digest)
     except NotFound:
         raise NotInRegistry(
             f"the registry holds no manifest {event.digest} in {event.repository} "
@@ -121,19 +124,18 @@ def _as_stored(event: ImagePushed, deps: Deps) -> Manifest:
     return manifest
 
 
-def _serving_model(deps: Deps) -> ModelRef:
-    endpoint_name = deps.settings.endpoint_name
+def _serving_model(platform: MLPlatform, endpoint_name: str) -> ModelRef:
     try:
-        endpoint = deps.platform.get_endpoint(endpoint_name)
+        endpoint = platform.get_endpoint(endpoint_name)
     except NotFound:
         raise Rejected(f"endpoint {endpoint_name} does not exist yet; nothing to roll") from None
     if endpoint.serving is None:
         raise Rejected(f"endpoint {endpoint_name} serves no model yet; nothing to roll")
-    return deps.platform.get_deployment(endpoint_name, endpoint.serving).model
+    return platform.get_deployment(endpoint_name, endpoint.serving).model
 
 
 def _audit(
-    deps: Deps,
+    audit: AuditSink,
     event: ImagePushed,
     outcome: Outcome,
     reason: str,
@@ -146,7 +148,7 @@ def _audit(
     facts: dict[str, Any] = {"tag": event.tag[:128], "media_type": event.media_type[:128]}
     if manifest is not None:
         facts["registry"] = {"created": manifest.created[:64], "size": manifest.size}
-    deps.audit.append(
+    audit.append(
         AuditEntry(
             actor=event.meta.source,
             action="image.pushed",

@@ -26,7 +26,8 @@ from shared.domain.errors import Rejected
 from shared.domain.events import ModelRegistered
 from shared.domain.validation import check_model_name, check_version
 from shared.domain.values import ModelVersion, TrainingRun
-from shared.ports import NotFound, TransientError
+from shared.ports import AuditSink, MLPlatform, NotFound, StateStore, TransientError
+from shared.services.config import ServiceSettings
 from shared.services.deps import Deps
 from shared.services.idempotency import DUPLICATE, Handled, already_handled, remember
 from shared.services.reconciler import JOB
@@ -59,12 +60,12 @@ def handle_model_registered(event: ModelRegistered, deps: Deps) -> Handled:
     keys = (f"event:{event.meta.id}", event.business_key)
     target = f"{event.model_name}@{event.model_version}"
     if already_handled(deps.state, keys) is not None:
-        _audit(deps, event, target, "duplicate", "already handled")
+        _audit(deps.audit, event, target, "duplicate", "already handled")
         return DUPLICATE
     try:
-        model, evidence = _gated_model(event, deps)
+        model, evidence = _gated_model(event, deps.platform, deps.state, deps.settings)
     except Rejected as rejected:
-        _audit(deps, event, target, "rejected", rejected.reason)
+        _audit(deps.audit, event, target, "rejected", rejected.reason)
         remember(deps.state, keys, outcome="rejected", at=deps.clock.now().isoformat())
         raise
     rollout = start_rollout(
@@ -83,45 +84,49 @@ def handle_model_registered(event: ModelRegistered, deps: Deps) -> Handled:
     )
     remember(deps.state, keys, outcome="accepted", at=deps.clock.now().isoformat())
     reason = f"gate passed (job {evidence.job_name}); rollout {rollout.id}"
-    _audit(deps, event, target, "accepted", reason, evidence)
+    _audit(deps.audit, event, target, "accepted", reason, evidence)
     advance_or_defer(rollout, deps)
     return Handled("accepted", started=rollout.id)
 
 
-def _gated_model(event: ModelRegistered, deps: Deps) -> tuple[ModelVersion, Evidence]:
+def _gated_model(
+    event: ModelRegistered, platform: MLPlatform, state: StateStore, settings: ServiceSettings
+) -> tuple[ModelVersion, Evidence]:
     check_model_name(event.model_name)
     check_version(event.model_version)
-    if event.model_name != deps.settings.model_name:
+    if event.model_name != settings.model_name:
         raise Rejected(f"model {event.model_name!r} is not the model this app serves")
     # The event's tags are a hint at most; the registry says where the files are.
     try:
-        model = deps.platform.get_model(event.model_name, event.model_version)
+        model = platform.get_model(event.model_name, event.model_version)
     except NotFound:
         raise TransientError(
             f"model {event.model_name}:{event.model_version} not found yet"
         ) from None
-    return model, check_gate(model, deps)
+    return model, check_gate(model, platform=platform, state=state, settings=settings)
 
 
-def check_gate(model: ModelVersion, deps: Deps) -> Evidence:
+def check_gate(
+    model: ModelVersion, *, platform: MLPlatform, state: StateStore, settings: ServiceSettings
+) -> Evidence:
     """The evidence that ``model`` may be deployed, or Rejected with the reason. Raises
     TransientError while its job is still running (the registry event can come first)."""
-    job = _producing_job(model, deps)
-    run = _job_run(job, model, deps)
-    return _passed(run, model, deps)
+    job = _producing_job(model, platform, state)
+    run = _job_run(job, model, platform)
+    return _passed(run, model, settings)
 
 
-def _producing_job(model: ModelVersion, deps: Deps) -> str:
+def _producing_job(model: ModelVersion, platform: MLPlatform, state: StateStore) -> str:
     job = model.job_name
     if not model.run_id or not job:
         raise Rejected(
             "not produced by a training job: the version's files are not a training run's "
             "model (registered by hand?)"
         )
-    if deps.state.get(JOB, job) is None:
+    if state.get(JOB, job) is None:
         raise Rejected(f"job {job[:_MAX_REASON]!r} was not submitted by this app")
     try:
-        info = deps.platform.get_job(job)
+        info = platform.get_job(job)
     except NotFound:
         raise Rejected(f"job {job} does not exist in the workspace") from None
     if info.status in ("queued", "running"):
@@ -132,9 +137,9 @@ def _producing_job(model: ModelVersion, deps: Deps) -> str:
     return job
 
 
-def _job_run(job: str, model: ModelVersion, deps: Deps) -> TrainingRun:
+def _job_run(job: str, model: ModelVersion, platform: MLPlatform) -> TrainingRun:
     try:
-        run = deps.platform.get_training_run(job)
+        run = platform.get_training_run(job)
     except NotFound:
         raise Rejected(f"job {job} has no training run to read its gate from") from None
     if run.run_id != model.run_id:
@@ -148,14 +153,13 @@ def _job_run(job: str, model: ModelVersion, deps: Deps) -> TrainingRun:
     return run
 
 
-def _passed(run: TrainingRun, model: ModelVersion, deps: Deps) -> Evidence:
+def _passed(run: TrainingRun, model: ModelVersion, settings: ServiceSettings) -> Evidence:
     """The run's gate and metrics; the absolute floors; tags that disagree with the run."""
     gate, reason = run.tags.get("gate"), run.tags.get("gate_reason", "no reason")
     if gate is None:
         raise Rejected(f"job {run.job_name}'s run records no gate decision")
     if gate != "passed":
         raise Rejected(f"gate={gate[:20]}: {reason[:_MAX_REASON]}")
-    settings = deps.settings
     floors = {
         "accuracy": settings.min_accuracy,
         "f1": settings.min_f1,
@@ -196,7 +200,7 @@ def _tags_agree(run: TrainingRun, model: ModelVersion) -> None:
 
 
 def _audit(
-    deps: Deps,
+    audit: AuditSink,
     event: ModelRegistered,
     target: str,
     outcome: Outcome,
@@ -206,7 +210,7 @@ def _audit(
     details: dict[str, object] = {"tags": dict(event.tags)}
     if evidence is not None:
         details["evidence"] = evidence.details()
-    deps.audit.append(
+    audit.append(
         AuditEntry(
             actor=event.meta.source,
             action="model.registered",

@@ -17,6 +17,7 @@ from shared.domain.rollout import Phase, Rollout
 from shared.domain.values import ModelRef
 from shared.ports import AuditSink, NotFound
 from shared.services.deps import Deps
+from shared.services.injection import inject
 from shared.services.model_registered import check_gate
 from shared.services.rollouts import (
     ROLLOUT,
@@ -74,7 +75,7 @@ def redeploy(
             version = deps.platform.get_model(model.name, model.version)
         except NotFound:
             raise UnknownModelVersion(f"model version {model}") from None
-        check_gate(version, deps)
+        inject(check_gate, deps)(version)
         request = _request(endpoint, model, "manual", principal, reason, operation_key)
         rollout = start_rollout(request, deps, supersede=supersede)
     except (NotFound, Rejected, RolloutConflict) as refused:

@@ -28,6 +28,7 @@ from shared.domain.values import TrainingJobRequest
 from shared.ops.demo import data as demodata
 from shared.ports import NotFound
 from shared.services.deps import Deps
+from shared.services.injection import inject
 from shared.services.model_registered import check_gate
 from shared.services.reconciler import JOB
 from shared.settings import Settings, service_settings
@@ -127,7 +128,7 @@ def test_the_job_s_own_version_passes_on_the_evidence_of_its_run(
 ) -> None:
     model = trained.platform.get_model(MODEL, "1")
     assert (model.run_id, model.job_name) == (trained.run_id, JOB_NAME)
-    evidence = check_gate(model, deps)
+    evidence = inject(check_gate, deps)(model)
     assert (evidence.job_name, evidence.run_id) == (JOB_NAME, trained.run_id)
     assert {"accuracy", "f1", "golden_accuracy", "golden_f1"} <= set(evidence.metrics)
 
@@ -138,7 +139,10 @@ def test_the_same_version_is_refused_when_this_app_did_not_submit_its_job(
     fresh = InMemoryStateStore()  # an app that never submitted job-v1
     with pytest.raises(Rejected, match="was not submitted by this app"):
         check_gate(
-            trained.platform.get_model(MODEL, "1"), Deps(**{**deps.__dict__, "state": fresh})
+            trained.platform.get_model(MODEL, "1"),
+            platform=deps.platform,
+            state=fresh,
+            settings=deps.settings,
         )
 
 
@@ -191,7 +195,7 @@ def test_metric_tags_edited_on_the_genuine_version_are_refused(
     trained.client.set_model_version_tag(MODEL, "1", "accuracy", "1.0000")
     try:
         with pytest.raises(Rejected, match=r"tag accuracy=1\.0000 disagrees with the job's run"):
-            check_gate(trained.platform.get_model(MODEL, "1"), deps)
+            inject(check_gate, deps)(trained.platform.get_model(MODEL, "1"))
     finally:
         trained.client.set_model_version_tag(MODEL, "1", "accuracy", original)
-    assert check_gate(trained.platform.get_model(MODEL, "1"), deps).job_name == JOB_NAME
+    assert inject(check_gate, deps)(trained.platform.get_model(MODEL, "1")).job_name == JOB_NAME
