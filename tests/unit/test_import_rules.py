@@ -30,6 +30,7 @@ def modules() -> Iterator[Path]:
 def imports_of_the_app(source: str) -> list[int]:
     """The lines of ``source`` that import function_app (or a name from it)."""
     found = []
+    names: list[object]
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -37,11 +38,10 @@ def imports_of_the_app(source: str) -> list[int]:
             names = [node.module or ""] if node.level == 0 else []
         elif isinstance(node, ast.Call) and _dynamic_import(node.func) and node.args:
             first = node.args[0]
-            constant = isinstance(first, ast.Constant) and isinstance(first.value, str)
-            names = [str(first.value)] if constant else []
+            names = [first.value] if isinstance(first, ast.Constant) else []
         else:
             continue
-        if any(name == APP or str(name).startswith(f"{APP}.") for name in names):
+        if any(isinstance(name, str) and name.split(".")[0] == APP for name in names):
             found.append(node.lineno)
     return found
 
