@@ -18,8 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.domain.rollout import IllegalTransition
-from shared.ports import ConcurrencyConflict, NotFound, StateStore, TransientError
-from shared.services.deps import Deps
+from shared.ports import Clock, ConcurrencyConflict, NotFound, StateStore, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +75,13 @@ def isolated(
 
 
 def record_parked(
-    deps: Deps, kind: str, item: str, reason: str, correlation_id: str, **details: Any
+    state: StateStore,
+    clock: Clock,
+    kind: str,
+    item: str,
+    reason: str,
+    correlation_id: str,
+    **details: Any,
 ) -> None:
     """Keep what was parked, and why, where ``mlops status`` finds it (a window's own document
     is reused by the dataset's next window; this record stays)."""
@@ -84,13 +89,13 @@ def record_parked(
         "kind": kind,
         "id": item,
         "reason": reason,
-        "at": deps.clock.now().isoformat(timespec="seconds"),
+        "at": clock.now().isoformat(timespec="seconds"),
         "correlation_id": correlation_id,
         **details,
     }
     key = f"{kind}/{item}"
-    stored = deps.state.get(PARKED, key)
-    deps.state.put(PARKED, key, doc, etag=stored.etag if stored else None)
+    stored = state.get(PARKED, key)
+    state.put(PARKED, key, doc, etag=stored.etag if stored else None)
 
 
 def quarantined(state: StateStore, key: str, etag: str) -> bool:

@@ -20,6 +20,7 @@ from shared.domain.values import JobInfo, ModelRef
 from shared.ports import NotFound, TransientError
 from shared.services.deps import Deps
 from shared.services.idempotency import DUPLICATE, Handled, already_handled, remember
+from shared.services.injection import inject
 from shared.services.jobs import JOB, record_job_end
 from shared.services.model_registered import handle_model_registered
 
@@ -36,7 +37,9 @@ def handle_job_finished(event: TrainingRunEvent, deps: Deps) -> Handled:
         remember(deps.state, keys, outcome="rejected", at=deps.clock.now().isoformat())
         raise
     stored = deps.state.get(JOB, job.name)
-    recorded = stored is not None and record_job_end(deps, stored, job, actor=event.meta.source)
+    recorded = stored is not None and inject(record_job_end, deps)(
+        stored, job, actor=event.meta.source
+    )
     started = ""
     if job.status == "completed" and job.model is not None:
         started = _roll_out(event, job.model, deps)

@@ -8,14 +8,21 @@ from typing import Any
 
 from shared.domain.audit import AuditEntry, Outcome
 from shared.domain.values import JobInfo, Stored
-from shared.ports import ConcurrencyConflict
-from shared.services.deps import Deps
+from shared.ports import AuditSink, Clock, ConcurrencyConflict, StateStore
 from shared.services.quarantine import quarantine_skipped
 
 JOB = "job"  # state kind: the jobs this app submitted, by name
 
 
-def record_job_end(deps: Deps, stored: Stored, job: JobInfo, *, actor: str) -> bool:
+def record_job_end(
+    stored: Stored,
+    job: JobInfo,
+    *,
+    actor: str,
+    state: StateStore,
+    clock: Clock,
+    audit: AuditSink,
+) -> bool:
     """Move a tracked job to how it ended (``job`` is the platform's answer, never an event's
     claim), quarantine the files it skipped and audit it. False when the job has not ended,
     was recorded already, or another caller recorded it meanwhile (compare-and-set)."""
@@ -25,12 +32,13 @@ def record_job_end(deps: Deps, stored: Stored, job: JobInfo, *, actor: str) -> b
     if job.error:  # why it failed, for the training request that asked for it (retrain.py)
         ended["error"] = job.error[:500]
     try:
-        deps.state.put(JOB, stored.key, ended, etag=stored.etag)
+        state.put(JOB, stored.key, ended, etag=stored.etag)
     except ConcurrencyConflict:
         return False  # the event and the poll raced, or two reconcilers: one wins
     correlation = str(stored.value.get("correlation_id", ""))
     if job.skipped_files:
-        quarantine_skipped(deps, str(stored.value.get("dataset", "")), job, correlation)
+        dataset = str(stored.value.get("dataset", ""))
+        quarantine_skipped(dataset, job, correlation, state=state, clock=clock, audit=audit)
     details: dict[str, Any] = (
         {"skipped_files": sorted(job.skipped_files)} if job.skipped_files else {}
     )
@@ -41,5 +49,5 @@ def record_job_end(deps: Deps, stored: Stored, job: JobInfo, *, actor: str) -> b
     else:
         # The serving model is untouched: nothing was registered, so no rollout starts.
         action, reason = "training.failed", job.error[:500] or job.status
-    deps.audit.append(AuditEntry(actor, action, job.name, outcome, reason, correlation, details))
+    audit.append(AuditEntry(actor, action, job.name, outcome, reason, correlation, details))
     return True

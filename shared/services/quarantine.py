@@ -15,9 +15,8 @@ from typing import Any
 from shared.domain.audit import AuditEntry
 from shared.domain.events import split_blob_url
 from shared.domain.values import JobInfo, Stored
-from shared.ports import AuditSink, Clock, NotFound, StateStore
+from shared.ports import AuditSink, BlobStore, Clock, NotFound, StateStore
 from shared.services.data_arrived import DATASET_FILE
-from shared.services.deps import Deps
 from shared.services.isolation import QUARANTINE, is_permanent, quarantined, reason_of
 
 log = logging.getLogger(__name__)
@@ -25,24 +24,26 @@ log = logging.getLogger(__name__)
 ACTOR = "reconciler"
 
 
-def accepted_files(deps: Deps, dataset: str) -> tuple[str, ...]:
+def accepted_files(
+    dataset: str, *, state: StateStore, blobs: BlobStore, clock: Clock, audit: AuditSink
+) -> tuple[str, ...]:
     """Every accepted file of the dataset whose content is still the version accepted and
     that is not quarantined. A file the store now refuses is quarantined here, on its own:
     the window goes on with the others. Transient errors raise (the window waits)."""
     files = []
-    for stored in deps.state.list(DATASET_FILE, prefix=f"{dataset}/"):
+    for stored in state.list(DATASET_FILE, prefix=f"{dataset}/"):
         url, etag = str(stored.value["url"]), str(stored.value["etag"])
-        if quarantined(deps.state, stored.key, etag):
+        if quarantined(state, stored.key, etag):
             continue
         try:
-            current = deps.blobs.properties(url)
+            current = blobs.properties(url)
         except NotFound:
             continue  # deleted since: nothing to train on
         except Exception as error:
             if not is_permanent(error):
                 raise
             why = f"the store refuses it: {reason_of(error)}"
-            quarantine(deps.state, deps.clock, deps.audit, dataset, stored, why, "")
+            quarantine(state, clock, audit, dataset, stored, why, "")
             continue
         if current.etag == etag:
             files.append(current.url)
@@ -51,10 +52,18 @@ def accepted_files(deps: Deps, dataset: str) -> tuple[str, ...]:
     return tuple(sorted(files))
 
 
-def quarantine_skipped(deps: Deps, dataset: str, job: JobInfo, correlation_id: str) -> None:
+def quarantine_skipped(
+    dataset: str,
+    job: JobInfo,
+    correlation_id: str,
+    *,
+    state: StateStore,
+    clock: Clock,
+    audit: AuditSink,
+) -> None:
     """Quarantine the files a finished job reports it skipped (names relative to the
     dataset folder, as the job saw them)."""
-    by_name = {_relative(dataset, str(s.value["url"])): s for s in _files(deps.state, dataset)}
+    by_name = {_relative(dataset, str(s.value["url"])): s for s in _files(state, dataset)}
     for name, reason in sorted(job.skipped_files.items()):
         stored = by_name.get(name)
         if stored is None:
@@ -63,7 +72,7 @@ def quarantine_skipped(deps: Deps, dataset: str, job: JobInfo, correlation_id: s
             )
             continue
         why = f"training skipped it: {reason}"
-        quarantine(deps.state, deps.clock, deps.audit, dataset, stored, why, job.name)
+        quarantine(state, clock, audit, dataset, stored, why, job.name)
 
 
 def quarantine(

@@ -23,6 +23,7 @@ from shared.domain.values import ModelRef, Stored, TrainingJobRequest
 from shared.ports import ConcurrencyConflict, NotFound, TransientError
 from shared.services.data_arrived import WINDOW, WINDOW_BLOB
 from shared.services.deps import Deps
+from shared.services.injection import inject
 from shared.services.isolation import TRANSIENT, isolated, record_parked
 from shared.services.jobs import JOB as JOB  # re-exported: the kind predates jobs.py
 from shared.services.jobs import record_job_end
@@ -134,7 +135,15 @@ def _park_window(deps: Deps, stored: Stored, reason: str) -> None:
     )
     window_id = str(window.get("window_id", stored.key))
     correlation = str(window.get("first_event", ""))
-    record_parked(deps, "window", window_id, reason, correlation, dataset=window.get("dataset"))
+    record_parked(
+        deps.state,
+        deps.clock,
+        "window",
+        window_id,
+        reason,
+        correlation,
+        dataset=window.get("dataset"),
+    )
     _audit(
         deps,
         "training.submitted",
@@ -187,7 +196,7 @@ def _job_request(window: Any, deps: Deps) -> TrainingJobRequest:
         data_url=dataset_url(deps.settings, window["dataset"]),
         model_name=deps.settings.model_name,
         champion=_champion(deps),
-        files=accepted_files(deps, window["dataset"]),
+        files=inject(accepted_files, deps)(window["dataset"]),
         tags={
             "window_id": window["window_id"],
             "event_id": window["first_event"],
@@ -228,7 +237,7 @@ def _follow_job(deps: Deps, report: ReconcileReport, stored: Stored) -> None:
     if stored.value.get("status") != "running":
         return
     job = deps.platform.get_job(stored.key)
-    if record_job_end(deps, stored, job, actor=ACTOR):
+    if inject(record_job_end, deps)(stored, job, actor=ACTOR):
         report.finished[job.name] = job.status
 
 
@@ -237,7 +246,15 @@ def _park_job(deps: Deps, stored: Stored, reason: str) -> None:
     doc = {**stored.value, "status": "failed", "error": reason}
     deps.state.put(JOB, stored.key, doc, etag=stored.etag)
     correlation = str(stored.value.get("correlation_id", ""))
-    record_parked(deps, "job", stored.key, reason, correlation, dataset=stored.value.get("dataset"))
+    record_parked(
+        deps.state,
+        deps.clock,
+        "job",
+        stored.key,
+        reason,
+        correlation,
+        dataset=stored.value.get("dataset"),
+    )
     _audit(deps, "training.failed", stored.key, "failed", reason, correlation, {"parked": True})
 
 
@@ -271,7 +288,9 @@ def _park_rollout(deps: Deps, report: ReconcileReport, stored: Stored, reason: s
         report.rollouts[current.id] = fail(current, deps, reason).phase.value
     correlation = current.correlation_id if current else str(stored.value.get("correlation_id", ""))
     endpoint = current.endpoint if current else stored.value.get("endpoint")
-    record_parked(deps, "rollout", stored.key, reason, correlation, endpoint=endpoint)
+    record_parked(
+        deps.state, deps.clock, "rollout", stored.key, reason, correlation, endpoint=endpoint
+    )
 
 
 def _audit(
