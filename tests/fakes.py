@@ -120,6 +120,8 @@ class InMemoryBlobStore:
         return BlobProperties(url, len(data), content_type, etag)
 
     def read_head(self, url: str, max_bytes: int) -> bytes:
+        if max_bytes < 0:  # a slice would quietly drop the tail instead
+            raise ValueError("max_bytes must not be negative")
         path = self._path(url)
         if path not in self.blobs:
             raise NotFound(f"no blob at {url}")
