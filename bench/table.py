@@ -110,6 +110,12 @@ def markdown(results: Mapping[str, Any]) -> str:
     for r in results["rows"]:
         figure, goal, detail = (_cell(r[k]) for k in ("figure", "goal", "detail"))
         lines.append(f"| {figure} | {shown(r)} | {goal or '—'} | {verdict(r['met'])} | {detail} |")
+    for raw in results.get("raw", {}).values():
+        for extra in raw.get("tables", []) if isinstance(raw, Mapping) else ():
+            lines += ["", f"{extra['title']}:", ""]
+            lines.append("| " + " | ".join(extra["header"]) + " |")
+            lines.append("|" + "---|" * len(extra["header"]))
+            lines += ["| " + " | ".join(_cell(c) for c in cells) + " |" for cells in extra["rows"]]
     lines.append(END)
     return "\n".join(lines)
 
