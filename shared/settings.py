@@ -116,6 +116,17 @@ class Settings(BaseSettings):
     smoke_set: Path = Path(__file__).with_name("smoke_set.tsv")
     canary_percent: int = Field(default=10, ge=1, le=50)
     canary_seconds: float = Field(default=300.0, ge=0)
+    # The canary is also judged on live traffic against the serving deployment (README,
+    # "Canaries judged on live traffic"): it bakes past canary_seconds, up to the cap, until
+    # it has served canary_min_requests; then its 5xx rate may exceed the serving one's by the
+    # excess (a fraction) and its p95 may be at most serving p95 * ratio + slack. Without
+    # enough traffic by the cap it is rolled back, or promoted on the smoke test alone.
+    canary_max_seconds: float = Field(default=3600.0, gt=0)
+    canary_min_requests: int = Field(default=20, ge=1)
+    canary_max_error_rate_excess: float = Field(default=0.02, ge=0, le=1)
+    canary_max_p95_ratio: float = Field(default=1.5, ge=1)
+    canary_max_p95_slack_ms: float = Field(default=25.0, ge=0)
+    canary_without_traffic: Literal["roll_back", "promote"] = "roll_back"
     smoke_min_accuracy: float = Field(default=0.8, ge=0, le=1)
     deploy_timeout_seconds: float = Field(default=1800.0, gt=0)
 
@@ -144,6 +155,15 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL of the storage account")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _canary_cap_after_its_bake_time(self) -> Settings:
+        if self.canary_max_seconds < self.canary_seconds:
+            raise ValueError(
+                "MLOPS_CANARY_MAX_SECONDS must be at least MLOPS_CANARY_SECONDS (the cap on a"
+                " canary's bake time cannot come before the bake time itself)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_unresolved_key_vault_reference(self) -> Settings:

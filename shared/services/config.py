@@ -31,6 +31,14 @@ class ServiceSettings:
     smoke_min_accuracy: float
     canary_percent: int
     canary_seconds: float
+    # The canary's live check (shared/domain/canary.py): bake up to the cap for enough
+    # traffic; margins against the serving deployment; "roll_back" or "promote" without it.
+    canary_max_seconds: float
+    canary_min_requests: int
+    canary_max_error_rate_excess: float
+    canary_max_p95_ratio: float
+    canary_max_p95_slack_ms: float
+    canary_without_traffic: str
     deploy_timeout_seconds: float
     # Serving images: registries and repositories allowed to roll forward.
     allowed_registries: tuple[str, ...]

@@ -9,6 +9,7 @@ from shared.ports import (
     BlobStore,
     Clock,
     ContainerRegistry,
+    LiveTraffic,
     MLPlatform,
     SecretStore,
     StateStore,
@@ -27,3 +28,6 @@ class Deps:
     clock: Clock
     smoke_set: tuple[tuple[str, str], ...]  # (label, text) the smoke test and canary score
     registry: ContainerRegistry  # what the serving images' registry holds, by digest
+    # What users saw from each deployment: the canary's live check. None where no source is
+    # wired (service tests of other use cases): the canary is then judged on the smoke test.
+    traffic: LiveTraffic | None = None

@@ -11,9 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from shared.domain.audit import AuditEntry, Outcome
+from shared.domain.canary import Verdict
 from shared.domain.rollout import Phase, Rollout, idle_colour
 from shared.domain.values import DeploymentSpec, ModelRef
 from shared.ports import ConcurrencyConflict, NotFound, TransientError
+from shared.services.canary_check import live_judgement
 from shared.services.deps import Deps
 from shared.services.isolation import is_permanent, reason_of
 from shared.services.probes import ProbeFailed, smoke_test
@@ -236,14 +238,35 @@ def _smoke(rollout: Rollout, deps: Deps) -> Rollout:
 
 
 def _canary(rollout: Rollout, deps: Deps) -> Rollout:
-    if _elapsed(rollout, deps) < deps.settings.canary_seconds:
+    """Promote only if what users saw from the canary is within the margins of the serving
+    deployment (when a live-traffic source is wired) and the smoke set still scores; the
+    live numbers go into the audit record either way."""
+    elapsed = _elapsed(rollout, deps)
+    if elapsed < deps.settings.canary_seconds:
         return rollout
-    result = smoke_test(deps, rollout.endpoint, rollout.colour)
+    live = None
+    if deps.traffic is not None:
+        out_of_time = elapsed >= deps.settings.canary_max_seconds
+        now = deps.clock.now()  # the window closes before the re-score's own requests
+        live = live_judgement(rollout, deps.traffic, deps.settings, now, out_of_time=out_of_time)
+        if live is None or live.verdict == Verdict.WAIT:
+            return rollout  # keep baking: not enough traffic yet, or the source not ready
+        if live.verdict == Verdict.ROLL_BACK:
+            details = {"live": live.details()}
+            return _abort(rollout, deps, Phase.ROLLED_BACK, live.reason, details=details)
+    try:
+        result = smoke_test(deps, rollout.endpoint, rollout.colour)
+    except ProbeFailed as failed:
+        raise ProbeFailed(f"canary re-score: {failed}") from None
     traffic = {rollout.colour: 100}
     if rollout.previous:
         traffic[rollout.previous] = 0
     deps.platform.set_traffic(rollout.endpoint, traffic)
-    return _move(rollout, deps, Phase.PROMOTED, f"canary healthy ({result}); 100%")
+    note = f"canary healthy: smoke re-score {result}"
+    if live is not None:
+        note += f"; {live.reason}"
+    extra = {"live": live.details()} if live is not None else None
+    return _move(rollout, deps, Phase.PROMOTED, f"{note}; 100%", details=extra)
 
 
 def _promoted(rollout: Rollout, deps: Deps, by: Actor | None = None) -> Rollout:
@@ -273,7 +296,13 @@ _STEPS = {
 
 
 def _abort(
-    rollout: Rollout, deps: Deps, phase: Phase, reason: str, by: Actor | None = None
+    rollout: Rollout,
+    deps: Deps,
+    phase: Phase,
+    reason: str,
+    by: Actor | None = None,
+    *,
+    details: Mapping[str, Any] | None = None,
 ) -> Rollout:
     """Restore traffic to the deployment that was serving and delete the new one."""
     if rollout.phase == Phase.PROMOTED:
@@ -284,13 +313,19 @@ def _abort(
         deps.platform.set_traffic(rollout.endpoint, restore)
         deps.platform.begin_delete_deployment(rollout.endpoint, rollout.colour)
     note = f"{reason}; traffic back on {rollout.previous or 'nothing'}"
-    done = _move(rollout, deps, phase, note, by)
+    done = _move(rollout, deps, phase, note, by, details=details)
     _release(deps, done)
     return done
 
 
 def _move(
-    rollout: Rollout, deps: Deps, phase: Phase, note: str, by: Actor | None = None
+    rollout: Rollout,
+    deps: Deps,
+    phase: Phase,
+    note: str,
+    by: Actor | None = None,
+    *,
+    details: Mapping[str, Any] | None = None,
 ) -> Rollout:
     stored = deps.state.get(ROLLOUT, rollout.id)
     if stored is None:
@@ -299,7 +334,8 @@ def _move(
         raise ConcurrencyConflict(f"rollout {rollout.id} is already {stored.value.get('phase')}")
     moved = rollout.to(phase, deps.clock.now(), note)
     deps.state.put(ROLLOUT, rollout.id, moved.to_dict(), etag=stored.etag)
-    _audit(deps, moved, f"rollout.{phase.value}", _OUTCOMES.get(phase, "accepted"), note, by)
+    outcome = _OUTCOMES.get(phase, "accepted")
+    _audit(deps, moved, f"rollout.{phase.value}", outcome, note, by, details=details)
     return moved
 
 
@@ -336,15 +372,18 @@ def _audit(
     outcome: Outcome,
     reason: str,
     by: Actor | None = None,
+    *,
+    details: Mapping[str, Any] | None = None,
 ) -> None:
-    details: dict[str, Any] = {
+    record: dict[str, Any] = {
         "rollout_id": rollout.id,
         "kind": rollout.kind,
         "image": rollout.image,
         "requested_by": rollout.actor,
         "request_reason": rollout.reason,
     }
-    details.update(by.details if by else _requester(deps, rollout))
+    record.update(by.details if by else _requester(deps, rollout))
+    record.update(details or {})  # what this step's decision rested on (the live numbers)
     deps.audit.append(
         AuditEntry(
             actor=by.id if by else rollout.actor,
@@ -353,6 +392,6 @@ def _audit(
             outcome=outcome,
             reason=reason,
             correlation_id=rollout.correlation_id,
-            details=details,
+            details=record,
         )
     )

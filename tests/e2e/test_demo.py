@@ -68,10 +68,21 @@ def test_the_demo_tells_the_whole_story(tmp_path: Path) -> None:
     )
     [v3] = [r for r in report["rollouts"] if r["final_phase"] == "rolled_back"]
     assert v3["path"] == ["deploying", "smoke_testing", "canary", "rolled_back"]
-    # The fault is the demo's, said out loud; the verdict is the canary check's own.
+    # The fault is the demo's, said out loud; the verdict is the canary check's own, on
+    # what the users' requests met: the numbers are in the reason.
     injected = "FAULT INJECTED by the demo: SIGKILL to the azmlinfsrv process group of"
     assert f"{injected} spam-endpoint/{v3['deployment']} (pid " in run.stdout
-    assert "is down: its server crashed (killed by SIGKILL)" in v3["last_note"]
+    assert "users: 30 requests through spam-endpoint on every turn" in run.stdout
+    assert v3["last_note"].startswith("live traffic: canary 5xx rate"), v3["last_note"]
+    assert "5xx (" in v3["last_note"] and "; serving 0/" in v3["last_note"]
+    # v2's canary met the same users cleanly: promoted on both checks, numbers audited.
+    promoted = json.loads(_mlops(home, "audit", "--json", "--action", "rollout.promoted"))
+    by_kind = {r["details"]["kind"]: r for r in promoted if r["target"].endswith(":2")}
+    assert by_kind.keys() == {"model", "image"}  # v2, then v2 on the pushed serving image
+    for record in by_kind.values():
+        assert "smoke re-score" in record["reason"], record["reason"]
+        assert "live traffic within margins" in record["reason"], record["reason"]
+        assert record["details"]["live"]["canary"]["requests"] >= 10
     assert v3["last_note"].endswith(f"traffic back on {_other(v3['deployment'])}")
     last = run.stdout.rstrip().splitlines()[-1]  # the demo ends on the rolled-back model
     assert "explain spam-classifier@3 " in last, last
@@ -129,7 +140,7 @@ def _explain_each_upload(home: Path) -> None:
             assert "rollout.rolled_back" not in actions, (path, actions)
     assert finals["spam/batch-1/part-001.tsv"].startswith("spam-endpoint/")
     assert finals["spam/batch-3/part-001.tsv"].startswith("rolled back: ")
-    assert "its server crashed (killed by SIGKILL)" in finals["spam/batch-3/part-001.tsv"]
+    assert "live traffic: canary 5xx rate" in finals["spam/batch-3/part-001.tsv"]
     rolled_back = _mlops(home, "explain", "spam-classifier@3")
     assert "gate passed" in rolled_back and "rollout.rolled_back" in rolled_back
     # The scrambled drop never reaches an endpoint: its own job's gate failed it.

@@ -43,6 +43,9 @@ MLOPS = Path(sys.executable).parent / "mlops"
 HOST_ENV = {
     "MLOPS_COALESCE_QUIET_SECONDS": "0",
     "MLOPS_CANARY_SECONDS": "1",
+    # Nobody sends this endpoint traffic: its canary is promoted on the smoke test at the cap.
+    "MLOPS_CANARY_MAX_SECONDS": "1",
+    "MLOPS_CANARY_WITHOUT_TRAFFIC": "promote",
     "MLOPS_MIN_ACCURACY": "0.5",
     "MLOPS_MIN_F1": "0.3",
     "MLOPS_API_RATE_LIMIT_PER_MINUTE": "100000",

@@ -38,6 +38,7 @@ def build(
     from shared.adapters.azure.blob_store import AzureBlobStore
     from shared.adapters.azure.container_registry import AzureContainerRegistry
     from shared.adapters.azure.credential import process_credential
+    from shared.adapters.azure.endpoint_metrics import AzureEndpointMetrics
     from shared.adapters.azure.ml_platform import AzureMLConfig, AzureMLPlatform
     from shared.adapters.azure.secret_store import KeyVaultSecretStore
     from shared.adapters.azure.state_store import AzureStateStore, open_table
@@ -77,6 +78,14 @@ def build(
         smoke_set=load_smoke_set(settings.smoke_set),
         # The allow-listed registries only: the app's token is never sent where an event says.
         registry=AzureContainerRegistry(settings.allowed_registries, identity, **options),
+        # The canary's live check: the endpoints' platform metrics in Azure Monitor.
+        traffic=AzureEndpointMetrics(
+            subscription_id=_need(settings.subscription_id),
+            resource_group=_need(settings.resource_group),
+            workspace_name=_need(settings.workspace_name),
+            credential=identity,
+            **options,
+        ),
     )
     return AzureBackend(built, audit, identity)
 

@@ -77,6 +77,7 @@ def build(settings: Settings) -> LocalBackend:
         clock=clock,
         smoke_set=load_smoke_set(settings.smoke_set),
         registry=registry,
+        traffic=platform.live_traffic(),  # what the endpoint router recorded
     )
     return LocalBackend(built, blobs, platform, audit, events, registry, settings, [platform.close])
 

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ from shared.domain.rollout import Phase, Rollout
 from shared.domain.values import BlobProperties
 from shared.ops.cli.progress import Progress, Step, for_stream
 from shared.ops.demo import data as demodata
+from shared.ops.demo.users import DEMO_CANARY, Users, kill_canary
 from shared.ops.render.report import build_report
 from shared.ops.render.text import row, table
 from shared.ops.views.status import in_flight, status_report
@@ -64,7 +64,7 @@ def run_demo(
     # The audit rows narrate the story; the same facts as log lines would only repeat them.
     logging.getLogger("mlops.events").setLevel(logging.ERROR)
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    settings = Settings(home=home, coalesce_quiet_seconds=1.0, canary_seconds=2.0)
+    settings = Settings(home=home, coalesce_quiet_seconds=1.0, **DEMO_CANARY)
     backend = local_backend.build(settings)
     bootstrap.install(backend.deps)
     story = _Story(backend, say, progress or for_stream())
@@ -99,6 +99,10 @@ class _Story:
         self.scores: list[dict[str, Any]] = []
         self.reconcile = user_function("reconcile_rollouts", "timerTrigger")
         self.crashed = ""  # the deployment the demo crashed, once it has
+        endpoint = self.settings.endpoint_name
+        self.users = Users(
+            backend.platform, endpoint, lambda: active_rollout(backend.deps, endpoint), say
+        )
 
     def run(self, rows: Rows, later: Rows | None) -> None:
         first, second, third = _drops(rows, later)
@@ -123,7 +127,8 @@ class _Story:
                 self.upload(f"spam/batch-2/part-{i + 1:03d}.tsv", part)
             self.settle()
         with self.step(
-            "5. More good data: v3 passes its gate, then crashes under canary: rolled back"
+            "5. More good data: v3 passes its gate, crashes under canary: users' requests fail,"
+            " rolled back on those live errors"
         ):
             self.upload("spam/batch-3/part-001.tsv", third)
             self.settle(during=self.crash_in_canary)
@@ -222,21 +227,12 @@ class _Story:
         self.pump()
 
     def crash_in_canary(self) -> None:
-        """The fault, injected in the open: once a new deployment takes its canary share, kill
-        its azmlinfsrv process group as the kernel's OOM killer would end a container. Nothing
-        tells the app; its canary check has to find out by scoring that deployment."""
+        """The fault, once a new deployment takes its canary share (users.kill_canary)."""
         endpoint = self.settings.endpoint_name
         rollout = active_rollout(self.backend.deps, endpoint)
-        if self.crashed or rollout is None or rollout.phase is not Phase.CANARY:
-            return
-        pid = self.backend.platform.deployment_stats(endpoint, rollout.colour)["pid"]
-        self.say(
-            f"  FAULT INJECTED by the demo: SIGKILL to the azmlinfsrv process group of"
-            f" {endpoint}/{rollout.colour} (pid {pid}: {rollout.model},"
-            f" {self.settings.canary_percent}% canary)"
-        )
-        os.killpg(pid, signal.SIGKILL)
-        self.crashed = rollout.colour
+        if not self.crashed and rollout is not None and rollout.phase is Phase.CANARY:
+            percent = self.settings.canary_percent
+            self.crashed = kill_canary(self.backend.platform, rollout, percent, self.say)
 
     def pump(self) -> None:
         self.backend.events.pump(invoke)
@@ -261,6 +257,7 @@ class _Story:
             self.tail()
             if during is not None:
                 during()
+            self.users.visit()  # users' requests during any canary: what it is judged on
             busy = in_flight(self.backend.deps, self.backend.events.pending())
             self.waiting.update("; ".join(busy))
             quiet = 0 if busy else quiet + 1

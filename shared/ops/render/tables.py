@@ -140,9 +140,13 @@ def _rollouts_part(rollouts: list[Mapping[str, Any]]) -> RenderableType | None:
         return None
     table = _table("Recent rollouts (latest last)", "rollout", "kind", "model", "to", "phase")
     table.add_column("since", no_wrap=True)
+    live = any(r.get("live") for r in rollouts)  # the canary's live numbers, when judged so
+    if live:
+        table.add_column("live traffic", overflow="fold")
     for r in rollouts:
         cells = (r["id"], r["kind"], r["model"], r["deployment"] or "")
-        _row(table, *cells, _state(r["phase"]), _when(r["since"]))
+        more = (_text(r.get("live") or ""),) if live else ()
+        _row(table, *cells, _state(r["phase"]), _when(r["since"]), *more)
     return table
 
 

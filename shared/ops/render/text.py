@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 
 from shared.domain.audit import AuditRecord
 from shared.domain.text import neutralise
+from shared.ops.views import live_check
 from shared.ops.views.story import Story
 
 _COLUMNS = (
@@ -30,6 +31,8 @@ _STORY_COLUMNS = (
     ("target", 38),
     ("outcome", 11),
 )
+# A step's live-traffic line starts under its action column.
+_STORY_INDENT = sum(width + 2 for _, width in _STORY_COLUMNS[:3])
 
 
 def short_actor(actor: str) -> str:
@@ -80,6 +83,8 @@ def story_text(story: Story) -> str:
         by = _principal(record)
         reason = neutralise(record.reason) + (f"  [by {neutralise(by)}]" if by else "")
         lines.append(f"{_join(values, _STORY_COLUMNS)}  {reason}")
+        if live := live_check.summary(live_check.live_details(record.details)):
+            lines.append(f"{'':>{_STORY_INDENT}}live traffic: {neutralise(live)}")
     lines.append(f"outcome: {neutralise(story.outcome)}")
     spans = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in story.spans.items())
     lines.append(f"time: {spans or 'none recorded'}")

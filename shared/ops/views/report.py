@@ -16,6 +16,7 @@ from typing import Any
 from shared.domain.audit import OUTCOMES, AuditRecord
 from shared.ops.render.report.svg import clip
 from shared.ops.render.text import short_actor
+from shared.ops.views import live_check
 from shared.ops.views.metrics import CHARTED
 from shared.ops.views.metrics import METRICS as ALL_METRICS
 
@@ -58,6 +59,7 @@ class RolloutLane:
     start: datetime
     end: datetime
     ending_reason: str
+    live: str = ""  # the live numbers its canary decision used (views/live_check.py)
 
     @property
     def seconds(self) -> float:
@@ -185,6 +187,7 @@ def _lane(rid: str, group: list[AuditRecord], generated_at: datetime) -> Rollout
         start=timed[0][0],
         end=end,
         ending_reason=ending_reason,
+        live=live_check.summary(live_check.by_rollout(group).get(rid)),
     )
 
 

@@ -17,7 +17,8 @@ lists run oldest first (the last 5 rollouts, the last 10 jobs)::
      "active_rollouts": [{...the rollout's state document (id, endpoint, model, image,
                           kind, actor, reason, colour, phase, phase_since, history, ...),
                           "operation_id", "requested_by": {"actor", "name": str | null}}],
-     "recent_rollouts": [{"id", "model", "kind", "phase", "since", "deployment", "actor"}],
+     "recent_rollouts": [{"id", "model", "kind", "phase", "since", "deployment", "actor",
+                          "live": str (the live numbers its canary decision used, or "")}],
      "open_windows": [{"dataset", "window_id", "blobs", "opened", "last_event",
                        "first_event", "status": "open", "due": ISO time}],
      "jobs": [{"name", "status", "dataset", "window_id", "submitted": ISO time | null}],
@@ -42,6 +43,7 @@ from shared.domain.audit import AuditRecord, ChainReport
 from shared.domain.rollout import Phase, Rollout
 from shared.domain.text import neutralise
 from shared.domain.values import EndpointInfo, ModelVersion
+from shared.ops.views import live_check
 from shared.ops.views.metrics import METRICS
 from shared.ports import NotFound
 from shared.services.data_arrived import WINDOW
@@ -81,13 +83,14 @@ def build_status(
         (Rollout.from_dict(s.value) for s in deps.state.list(ROLLOUT)), key=lambda r: r.phase_since
     )
     jobs = _jobs(deps, audit)
+    live = live_check.by_rollout(audit.records(action_prefix="rollout."))
     chain = chain or audit.verify()
     return {
         "source": "local",
         "endpoint": _endpoint_doc(deps.settings.endpoint_name, endpoint),
         "models": _models(deps, endpoint, audit),
         "active_rollouts": [_active(deps, r) for r in rollouts if r.active],
-        "recent_rollouts": [_recent(r) for r in rollouts[-RECENT_ROLLOUTS:]],
+        "recent_rollouts": [_recent(r, live) for r in rollouts[-RECENT_ROLLOUTS:]],
         "open_windows": _open_windows(deps),
         "jobs": jobs[-RECENT_JOBS:],
         "running_jobs": [j["name"] for j in jobs if j["status"] == "running"],
@@ -194,7 +197,7 @@ def _active(deps: Deps, rollout: Rollout) -> dict[str, Any]:
     return {**rollout.to_dict(), "operation_id": rollout.id, "requested_by": view["requested_by"]}
 
 
-def _recent(rollout: Rollout) -> dict[str, Any]:
+def _recent(rollout: Rollout, live: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return {
         "id": rollout.id,
         "model": str(rollout.model),
@@ -203,6 +206,7 @@ def _recent(rollout: Rollout) -> dict[str, Any]:
         "since": rollout.phase_since,
         "deployment": rollout.colour or None,
         "actor": rollout.actor,
+        "live": live_check.summary(live.get(rollout.id)),
     }
 
 

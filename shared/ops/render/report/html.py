@@ -245,8 +245,9 @@ def _rollouts_section(data: ReportData) -> str:
     intro = "Each lane is one rollout: its phases as audited, ending in completed or rolled back."
     intro += _shown(len(lanes), len(data.rollouts), "rollouts")
     head = ["rollout", "model", "kind", "requested by", "started (UTC)", "phases", "ending", "took"]
+    head.append("live traffic at the canary decision")
     rows = [_rollout_row(lane) for lane in lanes[-TABLE_ROWS:]]
-    kinds = ("key", "key", "key", "", "key", "", "", "num")
+    kinds = ("key", "key", "key", "", "key", "", "", "num", "")
     caption = _caption("Rollouts", len(rows), len(data.rollouts), "rollouts")
     table = _table(caption, head, rows, kinds)
     return _section(
@@ -267,6 +268,7 @@ def _rollout_row(lane: RolloutLane) -> list[str]:
         phases or "–",
         clip(ending, 160),
         duration(lane.seconds),
+        clip(lane.live, 160) or "–",
     ]
 
 
