@@ -7,9 +7,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions._event_grid import handle_event
-from shared import bootstrap
 from shared.domain.job_events import TrainingRunEvent
-from shared.services.idempotency import Handled
 from shared.services.job_finished import handle_job_finished
 
 bp = func.Blueprint()
@@ -18,9 +16,4 @@ bp = func.Blueprint()
 @bp.function_name("on_job_finished")
 @bp.event_grid_trigger(arg_name="event")
 def on_job_finished(event: func.EventGridEvent) -> None:
-    handle_event(event, TrainingRunEvent, _handle_job_finished)
-
-
-def _handle_job_finished(parsed: TrainingRunEvent) -> Handled:
-    # until the service asks for its ports by name (shared/services/injection.py)
-    return handle_job_finished(parsed, bootstrap.deps())
+    handle_event(event, TrainingRunEvent, handle_job_finished)

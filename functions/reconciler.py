@@ -20,7 +20,7 @@ log = logging.getLogger("mlops.reconciler")
 def reconcile_rollouts(timer: func.TimerRequest) -> None:
     if timer.past_due:
         log.info("reconciler is past due; catching up")
-    report = reconcile(bootstrap.deps())
+    report = bootstrap.call(reconcile)
     if report.errors:
         log.warning(
             "reconcile left %d item(s) for the next tick: %s",

@@ -47,7 +47,7 @@ IDEMPOTENCY_KEY = "Idempotency-Key"
 @bp.route(route="endpoints", methods=["GET"], auth_level=ANONYMOUS)
 def api_list_endpoints(req: func.HttpRequest) -> func.HttpResponse:
     def handle(call: Call) -> Answer:
-        return Answer(200, {"endpoints": api_views.endpoint_views(call.deps)})
+        return Answer(200, {"endpoints": call.run(api_views.endpoint_views)})
 
     return serve(req, action="api.list_endpoints", roles=READ, target="endpoints", handler=handle)
 
@@ -58,7 +58,7 @@ def api_get_endpoint(req: func.HttpRequest) -> func.HttpResponse:
     endpoint = req.route_params.get("endpoint", "")
 
     def handle(call: Call) -> Answer:
-        return Answer(200, api_views.endpoint_view(call.deps, _endpoint(endpoint, audit=False)))
+        return Answer(200, call.run(api_views.endpoint_view, _endpoint(endpoint, audit=False)))
 
     return serve(req, action="api.get_endpoint", roles=READ, target=endpoint, handler=handle)
 
@@ -67,14 +67,14 @@ def api_get_endpoint(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="endpoints/{endpoint}/deployments", methods=["POST"], auth_level=ANONYMOUS)
 def api_redeploy(req: func.HttpRequest) -> func.HttpResponse:
     def run(endpoint: str, request: RedeployRequest, call: Call, operation_key: str) -> Rollout:
-        return operations.redeploy(
+        return call.run(
+            operations.redeploy,
             endpoint,
             request.model,
             principal=call.principal,
             reason=request.reason,
             operation_key=operation_key,
             supersede=request.supersede,
-            deps=call.deps,
         )
 
     return _operation(req, "redeploy", parse_redeploy, run)
@@ -84,13 +84,13 @@ def api_redeploy(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="endpoints/{endpoint}/rollback", methods=["POST"], auth_level=ANONYMOUS)
 def api_rollback(req: func.HttpRequest) -> func.HttpResponse:
     def run(endpoint: str, request: RollbackRequest, call: Call, operation_key: str) -> Rollout:
-        return operations.rollback(
+        return call.run(
+            operations.rollback,
             endpoint,
             principal=call.principal,
             reason=request.reason,
             operation_key=operation_key,
             supersede=request.supersede,
-            deps=call.deps,
         )
 
     return _operation(req, "rollback", parse_rollback, run)
@@ -136,7 +136,7 @@ def api_get_operation(req: func.HttpRequest) -> func.HttpResponse:
     def handle(call: Call) -> Answer:
         if not is_operation_id(operation_id):
             raise HttpError(404, "not_found", "unknown operation", audit=False)
-        return Answer(200, api_views.operation_view(call.deps, operation_id))
+        return Answer(200, call.run(api_views.operation_view, operation_id))
 
     return serve(req, action="api.get_operation", roles=READ, target=operation_id, handler=handle)
 

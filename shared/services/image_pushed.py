@@ -18,11 +18,19 @@ from shared.domain.errors import Rejected
 from shared.domain.events import ImagePushed, clip
 from shared.domain.validation import check_image_event
 from shared.domain.values import ModelRef
-from shared.ports import AuditSink, ContainerRegistry, Manifest, MLPlatform, NotFound
+from shared.ports import (
+    AuditSink,
+    Clock,
+    ContainerRegistry,
+    LiveTraffic,
+    Manifest,
+    MLPlatform,
+    NotFound,
+    StateStore,
+)
 from shared.services.config import ServiceSettings
-from shared.services.deps import Deps
 from shared.services.idempotency import DUPLICATE, Handled, already_handled, remember
-from shared.services.rollouts import RolloutRequest, advance_or_defer, start_rollout
+from shared.services.rollouts import RolloutPorts, RolloutRequest, advance_or_defer, start_rollout
 
 
 class NotInRegistry(Rejected):
@@ -34,33 +42,53 @@ class NotInRegistry(Rejected):
         self.stored = stored
 
 
-def handle_image_pushed(event: ImagePushed, deps: Deps) -> Handled:
+def handle_image_pushed(
+    event: ImagePushed,
+    *,
+    registry: ContainerRegistry,
+    platform: MLPlatform,
+    state: StateStore,
+    audit: AuditSink,
+    clock: Clock,
+    settings: ServiceSettings,
+    smoke_set: tuple[tuple[str, str], ...],
+    traffic: LiveTraffic | None,
+) -> Handled:
     """Accept one ImagePushed event. Raises Rejected (audited here), TransientError or
     AccessDenied (both redelivered)."""
+    ports = RolloutPorts(
+        platform=platform,
+        state=state,
+        audit=audit,
+        clock=clock,
+        settings=settings,
+        smoke_set=smoke_set,
+        traffic=traffic,
+    )
     # Only keys of images the registry confirmed are ever remembered, so a remembered key
     # needs no second question to the registry.
     keys = (f"event:{event.meta.id}", event.business_key)
-    if already_handled(deps.state, keys) is not None:
-        _audit(deps.audit, event, "duplicate", "already handled")
+    if already_handled(state, keys) is not None:
+        _audit(audit, event, "duplicate", "already handled")
         return DUPLICATE
     try:
-        manifest = _as_stored(event, deps.registry, deps.settings)
+        manifest = _as_stored(event, registry, settings)
     except NotInRegistry as lie:
-        _audit(deps.audit, event, "rejected", lie.reason, claimed=lie.claimed, stored=lie.stored)
+        _audit(audit, event, "rejected", lie.reason, claimed=lie.claimed, stored=lie.stored)
         raise
     except Rejected as rejected:  # judged on the event's claims alone: nothing remembered
-        _audit(deps.audit, event, "rejected", rejected.reason)
+        _audit(audit, event, "rejected", rejected.reason)
         raise
     keys = (f"event:{event.meta.id}", f"image:{manifest.image}")
     try:
-        serving = _serving_model(deps.platform, deps.settings.endpoint_name)
+        serving = _serving_model(platform, settings.endpoint_name)
     except Rejected as rejected:  # a real image, but nothing to roll onto it
-        _audit(deps.audit, event, "rejected", rejected.reason, manifest=manifest)
-        remember(deps.state, keys, outcome="rejected", at=deps.clock.now().isoformat())
+        _audit(audit, event, "rejected", rejected.reason, manifest=manifest)
+        remember(state, keys, outcome="rejected", at=clock.now().isoformat())
         raise
     rollout = start_rollout(
         RolloutRequest(
-            endpoint=deps.settings.endpoint_name,
+            endpoint=settings.endpoint_name,
             model=serving,
             image=manifest.image,
             kind="image",
@@ -69,18 +97,18 @@ def handle_image_pushed(event: ImagePushed, deps: Deps) -> Handled:
             correlation_id=event.meta.id,
             idempotency_key=keys[1],
         ),
-        deps,
+        ports,
         supersede=True,
     )
-    remember(deps.state, keys, outcome="accepted", at=deps.clock.now().isoformat())
+    remember(state, keys, outcome="accepted", at=clock.now().isoformat())
     _audit(
-        deps.audit,
+        audit,
         event,
         "accepted",
         f"rolling {serving} forward on the new image; {rollout.id}",
         manifest=manifest,
     )
-    advance_or_defer(rollout, deps)
+    advance_or_defer(rollout, ports)
     return Handled("accepted", started=rollout.id)
 
 

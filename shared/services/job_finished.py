@@ -17,51 +17,80 @@ from shared.domain.errors import Rejected
 from shared.domain.events import EventMeta, ModelRegistered
 from shared.domain.job_events import TrainingRunEvent
 from shared.domain.values import JobInfo, ModelRef
-from shared.ports import NotFound, TransientError
-from shared.services.deps import Deps
+from shared.ports import (
+    AuditSink,
+    Clock,
+    LiveTraffic,
+    MLPlatform,
+    NotFound,
+    StateStore,
+    TransientError,
+)
+from shared.services.config import ServiceSettings
 from shared.services.idempotency import DUPLICATE, Handled, already_handled, remember
-from shared.services.injection import inject
 from shared.services.jobs import JOB, record_job_end
 from shared.services.model_registered import handle_model_registered
+from shared.services.rollouts import RolloutPorts
 
 
-def handle_job_finished(event: TrainingRunEvent, deps: Deps) -> Handled:
+def handle_job_finished(
+    event: TrainingRunEvent,
+    *,
+    platform: MLPlatform,
+    state: StateStore,
+    audit: AuditSink,
+    clock: Clock,
+    settings: ServiceSettings,
+    smoke_set: tuple[tuple[str, str], ...],
+    traffic: LiveTraffic | None,
+) -> Handled:
+    ports = RolloutPorts(
+        platform=platform,
+        state=state,
+        audit=audit,
+        clock=clock,
+        settings=settings,
+        smoke_set=smoke_set,
+        traffic=traffic,
+    )
     keys = (f"event:{event.meta.id}", event.business_key)
-    if already_handled(deps.state, keys) is not None:
-        _audit(deps, event, "duplicate", "already handled")
+    if already_handled(state, keys) is not None:
+        _audit(audit, event, "duplicate", "already handled")
         return DUPLICATE
     try:
-        job = _ended_job(event, deps)
+        job = _ended_job(event, platform, state, settings)
     except Rejected as rejected:
-        _audit(deps, event, "rejected", rejected.reason)
-        remember(deps.state, keys, outcome="rejected", at=deps.clock.now().isoformat())
+        _audit(audit, event, "rejected", rejected.reason)
+        remember(state, keys, outcome="rejected", at=clock.now().isoformat())
         raise
-    stored = deps.state.get(JOB, job.name)
-    recorded = stored is not None and inject(record_job_end, deps)(
-        stored, job, actor=event.meta.source
+    stored = state.get(JOB, job.name)
+    recorded = stored is not None and record_job_end(
+        stored, job, actor=event.meta.source, state=state, clock=clock, audit=audit
     )
     started = ""
     if job.status == "completed" and job.model is not None:
-        started = _roll_out(event, job.model, deps)
-    remember(deps.state, keys, outcome="accepted", at=deps.clock.now().isoformat())
+        started = _roll_out(event, job.model, ports)
+    remember(state, keys, outcome="accepted", at=clock.now().isoformat())
     if not recorded and not started:  # the poll, or the other event, got there first
-        _audit(deps, event, "duplicate", f"job {job.name} {job.status}: recorded already")
+        _audit(audit, event, "duplicate", f"job {job.name} {job.status}: recorded already")
     return Handled("accepted", started=started, reason=f"job {job.name} {job.status}")
 
 
-def _ended_job(event: TrainingRunEvent, deps: Deps) -> JobInfo:
+def _ended_job(
+    event: TrainingRunEvent, platform: MLPlatform, state: StateStore, settings: ServiceSettings
+) -> JobInfo:
     """The platform's view of the run the event names, once it has ended."""
-    if event.experiment_name != deps.settings.model_name:
+    if event.experiment_name != settings.model_name:
         raise Rejected(
             f"run {event.run_id[:64]!r} is in experiment {event.experiment_name[:64]!r}, "
-            f"not this app's {deps.settings.model_name!r}"
+            f"not this app's {settings.model_name!r}"
         )
     if not event.terminal:
         raise Rejected(f"run status {event.status[:32]!r} is not an ending")
-    if deps.state.get(JOB, event.run_id) is None:
+    if state.get(JOB, event.run_id) is None:
         raise Rejected(f"job {event.run_id[:64]!r} was not submitted by this app")
     try:
-        job = deps.platform.get_job(event.run_id)
+        job = platform.get_job(event.run_id)
     except NotFound:
         raise Rejected(f"job {event.run_id[:64]!r} does not exist in the workspace") from None
     if job.status in ("queued", "running"):
@@ -71,7 +100,7 @@ def _ended_job(event: TrainingRunEvent, deps: Deps) -> JobInfo:
     return job
 
 
-def _roll_out(event: TrainingRunEvent, model: ModelRef, deps: Deps) -> str:
+def _roll_out(event: TrainingRunEvent, model: ModelRef, ports: RolloutPorts) -> str:
     """The version the job registered, through ModelRegistered's own handler: its gate, its
     audit, its idempotency key. Nothing when that event was handled already."""
     registered = ModelRegistered(
@@ -85,16 +114,25 @@ def _roll_out(event: TrainingRunEvent, model: ModelRef, deps: Deps) -> str:
         model_name=model.name,
         model_version=model.version,
     )
-    if already_handled(deps.state, [registered.business_key]) is not None:
+    if already_handled(ports.state, [registered.business_key]) is not None:
         return ""
     try:
-        return handle_model_registered(registered, deps).started
+        return handle_model_registered(
+            registered,
+            platform=ports.platform,
+            state=ports.state,
+            audit=ports.audit,
+            clock=ports.clock,
+            settings=ports.settings,
+            smoke_set=ports.smoke_set,
+            traffic=ports.traffic,
+        ).started
     except Rejected:  # the gate refused the version; the model handler audited why
         return ""
 
 
-def _audit(deps: Deps, event: TrainingRunEvent, outcome: Outcome, reason: str) -> None:
-    deps.audit.append(
+def _audit(audit: AuditSink, event: TrainingRunEvent, outcome: Outcome, reason: str) -> None:
+    audit.append(
         AuditEntry(
             actor=event.meta.source,
             action="training.run_event",

@@ -26,12 +26,19 @@ from shared.domain.errors import Rejected
 from shared.domain.events import ModelRegistered
 from shared.domain.validation import check_model_name, check_version
 from shared.domain.values import ModelVersion, TrainingRun
-from shared.ports import AuditSink, MLPlatform, NotFound, StateStore, TransientError
+from shared.ports import (
+    AuditSink,
+    Clock,
+    LiveTraffic,
+    MLPlatform,
+    NotFound,
+    StateStore,
+    TransientError,
+)
 from shared.services.config import ServiceSettings
-from shared.services.deps import Deps
 from shared.services.idempotency import DUPLICATE, Handled, already_handled, remember
 from shared.services.reconciler import JOB
-from shared.services.rollouts import RolloutRequest, advance_or_defer, start_rollout
+from shared.services.rollouts import RolloutPorts, RolloutRequest, advance_or_defer, start_rollout
 
 # Tags carry metrics rounded to 4 decimals (train.py's format_metric).
 _TAG_TOLERANCE = 5.1e-5
@@ -55,22 +62,41 @@ class Evidence:
         return {"job_name": self.job_name, "run_id": self.run_id, "metrics": dict(self.metrics)}
 
 
-def handle_model_registered(event: ModelRegistered, deps: Deps) -> Handled:
+def handle_model_registered(
+    event: ModelRegistered,
+    *,
+    platform: MLPlatform,
+    state: StateStore,
+    audit: AuditSink,
+    clock: Clock,
+    settings: ServiceSettings,
+    smoke_set: tuple[tuple[str, str], ...],
+    traffic: LiveTraffic | None,
+) -> Handled:
     """Check the evidence and start (and take the first step of) the version's rollout."""
+    ports = RolloutPorts(
+        platform=platform,
+        state=state,
+        audit=audit,
+        clock=clock,
+        settings=settings,
+        smoke_set=smoke_set,
+        traffic=traffic,
+    )
     keys = (f"event:{event.meta.id}", event.business_key)
     target = f"{event.model_name}@{event.model_version}"
-    if already_handled(deps.state, keys) is not None:
-        _audit(deps.audit, event, target, "duplicate", "already handled")
+    if already_handled(state, keys) is not None:
+        _audit(audit, event, target, "duplicate", "already handled")
         return DUPLICATE
     try:
-        model, evidence = _gated_model(event, deps.platform, deps.state, deps.settings)
+        model, evidence = _gated_model(event, platform, state, settings)
     except Rejected as rejected:
-        _audit(deps.audit, event, target, "rejected", rejected.reason)
-        remember(deps.state, keys, outcome="rejected", at=deps.clock.now().isoformat())
+        _audit(audit, event, target, "rejected", rejected.reason)
+        remember(state, keys, outcome="rejected", at=clock.now().isoformat())
         raise
     rollout = start_rollout(
         RolloutRequest(
-            endpoint=deps.settings.endpoint_name,
+            endpoint=settings.endpoint_name,
             model=model.ref,
             image=None,
             kind="model",
@@ -79,13 +105,13 @@ def handle_model_registered(event: ModelRegistered, deps: Deps) -> Handled:
             correlation_id=event.meta.id,
             idempotency_key=event.business_key,
         ),
-        deps,
+        ports,
         supersede=True,  # a newer registered model replaces an in-flight rollout, explicitly
     )
-    remember(deps.state, keys, outcome="accepted", at=deps.clock.now().isoformat())
+    remember(state, keys, outcome="accepted", at=clock.now().isoformat())
     reason = f"gate passed (job {evidence.job_name}); rollout {rollout.id}"
-    _audit(deps.audit, event, target, "accepted", reason, evidence)
-    advance_or_defer(rollout, deps)
+    _audit(audit, event, target, "accepted", reason, evidence)
+    advance_or_defer(rollout, ports)
     return Handled("accepted", started=rollout.id)
 
 

@@ -15,14 +15,14 @@ from shared.domain.errors import Rejected
 from shared.domain.principal import Principal
 from shared.domain.rollout import Phase, Rollout
 from shared.domain.values import ModelRef
-from shared.ports import AuditSink, NotFound
-from shared.services.deps import Deps
-from shared.services.injection import inject
+from shared.ports import AuditSink, Clock, LiveTraffic, MLPlatform, NotFound, StateStore
+from shared.services.config import ServiceSettings
 from shared.services.model_registered import check_gate
 from shared.services.rollouts import (
     ROLLOUT,
     Actor,
     RolloutConflict,
+    RolloutPorts,
     RolloutRequest,
     abort,
     active_rollout,
@@ -61,32 +61,45 @@ def redeploy(
     reason: str,
     operation_key: str,
     supersede: bool,
-    deps: Deps,
+    platform: MLPlatform,
+    state: StateStore,
+    audit: AuditSink,
+    clock: Clock,
+    settings: ServiceSettings,
+    smoke_set: tuple[tuple[str, str], ...],
+    traffic: LiveTraffic | None,
 ) -> Rollout:
     """Start a rollout of an existing, gate-passed model version. Raises NotFound,
     Rejected or RolloutConflict; every refusal is audited with the principal."""
+    ports = RolloutPorts(
+        platform=platform,
+        state=state,
+        audit=audit,
+        clock=clock,
+        settings=settings,
+        smoke_set=smoke_set,
+        traffic=traffic,
+    )
     target = f"{endpoint} {model}"
     action = "operator.redeploy"
     try:
-        _check_endpoint(deps, endpoint)
-        if model.name != deps.settings.model_name:
+        _check_endpoint(platform, endpoint)
+        if model.name != settings.model_name:
             raise Rejected(f"model {model.name!r} is not the model this app serves", field="model")
         try:
-            version = deps.platform.get_model(model.name, model.version)
+            version = platform.get_model(model.name, model.version)
         except NotFound:
             raise UnknownModelVersion(f"model version {model}") from None
-        inject(check_gate, deps)(version)
+        check_gate(version, platform=platform, state=state, settings=settings)
         request = _request(endpoint, model, "manual", principal, reason, operation_key)
-        rollout = start_rollout(request, deps, supersede=supersede)
+        rollout = start_rollout(request, ports, supersede=supersede)
     except (NotFound, Rejected, RolloutConflict) as refused:
         audit_operator_action(
-            deps.audit, principal, action, target, "rejected", operation_key, _why(refused), reason
+            audit, principal, action, target, "rejected", operation_key, _why(refused), reason
         )
         raise
-    audit_operator_action(
-        deps.audit, principal, action, target, "accepted", rollout.id, reason, reason
-    )
-    return advance_or_defer(rollout, deps)
+    audit_operator_action(audit, principal, action, target, "accepted", rollout.id, reason, reason)
+    return advance_or_defer(rollout, ports)
 
 
 def rollback(
@@ -95,34 +108,49 @@ def rollback(
     principal: Principal,
     reason: str,
     operation_key: str,
-    deps: Deps,
     supersede: bool = True,
+    platform: MLPlatform,
+    state: StateStore,
+    audit: AuditSink,
+    clock: Clock,
+    settings: ServiceSettings,
+    smoke_set: tuple[tuple[str, str], ...],
+    traffic: LiveTraffic | None,
 ) -> Rollout:
     """Abort the active rollout if there is one (only when ``supersede``, else
     RolloutConflict); otherwise redeploy the model that served before the last completed
     rollout. Raises NotFound for an unknown endpoint, NothingToRollBack when there is
     nothing to go back to."""
+    ports = RolloutPorts(
+        platform=platform,
+        state=state,
+        audit=audit,
+        clock=clock,
+        settings=settings,
+        smoke_set=smoke_set,
+        traffic=traffic,
+    )
     action = "operator.rollback"
     try:
-        _check_endpoint(deps, endpoint)
-        if (active := active_rollout(deps, endpoint)) is not None:
+        _check_endpoint(platform, endpoint)
+        if (active := active_rollout(endpoint, state=state)) is not None:
             if not supersede:
                 raise RolloutConflict(active)
             audit_operator_action(
-                deps.audit, principal, action, endpoint, "accepted", active.id, reason, reason
+                audit, principal, action, endpoint, "accepted", active.id, reason, reason
             )
             by = Actor(principal.actor, {**principal.audit_details(), "actor_reason": reason})
-            return abort(active, deps, f"rolled back by {principal.name}: {reason}", by)
-        previous = _last_completed(deps, endpoint)
+            return abort(active, ports, f"rolled back by {principal.name}: {reason}", by)
+        previous = _last_completed(state, endpoint)
         if previous is None or previous.previous_model is None:
             raise NothingToRollBack(f"endpoint {endpoint} has no previous model to roll back to")
         request = _request(
             endpoint, previous.previous_model, "rollback", principal, reason, operation_key
         )
-        rollout = start_rollout(request, deps, supersede=False)
+        rollout = start_rollout(request, ports, supersede=False)
     except (NotFound, RolloutConflict) as refused:
         audit_operator_action(
-            deps.audit,
+            audit,
             principal,
             action,
             endpoint,
@@ -133,14 +161,14 @@ def rollback(
         )
         raise
     audit_operator_action(
-        deps.audit, principal, action, endpoint, "accepted", rollout.id, reason, reason
+        audit, principal, action, endpoint, "accepted", rollout.id, reason, reason
     )
-    return advance_or_defer(rollout, deps)
+    return advance_or_defer(rollout, ports)
 
 
-def _check_endpoint(deps: Deps, endpoint: str) -> None:
+def _check_endpoint(platform: MLPlatform, endpoint: str) -> None:
     try:
-        deps.platform.get_endpoint(endpoint)
+        platform.get_endpoint(endpoint)
     except NotFound:
         raise UnknownEndpoint(f"endpoint {endpoint}") from None
 
@@ -172,10 +200,10 @@ def _why(refused: Exception) -> str:
     return str(refused)
 
 
-def _last_completed(deps: Deps, endpoint: str) -> Rollout | None:
+def _last_completed(state: StateStore, endpoint: str) -> Rollout | None:
     done = [
         r
-        for r in (Rollout.from_dict(s.value) for s in deps.state.list(ROLLOUT))
+        for r in (Rollout.from_dict(s.value) for s in state.list(ROLLOUT))
         if r.endpoint == endpoint and r.phase == Phase.COMPLETED
     ]
     return max(done, key=lambda r: r.phase_since, default=None)

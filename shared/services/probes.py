@@ -5,19 +5,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shared.ports import TransientError
-from shared.services.deps import Deps
+from shared.ports import MLPlatform, TransientError
+from shared.services.config import ServiceSettings
 
 
 class ProbeFailed(Exception):
     """The deployment misbehaves: roll back."""
 
 
-def smoke_test(deps: Deps, endpoint: str, deployment: str) -> str:
+def smoke_test(
+    endpoint: str,
+    deployment: str,
+    *,
+    platform: MLPlatform,
+    smoke_set: tuple[tuple[str, str], ...],
+    settings: ServiceSettings,
+) -> str:
     """Score the smoke set on ``deployment`` alone; returns a one-line summary or raises."""
-    examples = deps.smoke_set
+    examples = smoke_set
     try:
-        answer = deps.platform.invoke(
+        answer = platform.invoke(
             endpoint, {"data": [text for _, text in examples]}, deployment=deployment
         )
     except (TransientError, ValueError) as error:
@@ -29,10 +36,10 @@ def smoke_test(deps: Deps, endpoint: str, deployment: str) -> str:
     accuracy = correct / len(examples)
     confidence = sum(float(got["probability"]) for got in predictions) / len(predictions)
     summary = f"accuracy {accuracy:.2f} on {len(examples)} examples, mean p {confidence:.2f}"
-    if accuracy < deps.settings.smoke_min_accuracy:
+    if accuracy < settings.smoke_min_accuracy:
         raise ProbeFailed(
             f"{deployment} failed the smoke test: {summary}, "
-            f"below {deps.settings.smoke_min_accuracy:.2f}"
+            f"below {settings.smoke_min_accuracy:.2f}"
         )
     return summary
 

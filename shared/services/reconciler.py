@@ -14,24 +14,30 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from shared.domain.audit import AuditEntry, Outcome
 from shared.domain.rollout import Phase, Rollout
 from shared.domain.values import ModelRef, Stored, TrainingJobRequest
-from shared.ports import ConcurrencyConflict, NotFound, TransientError
+from shared.ports import (
+    AuditSink,
+    BlobStore,
+    Clock,
+    ConcurrencyConflict,
+    LiveTraffic,
+    MLPlatform,
+    NotFound,
+    StateStore,
+    TransientError,
+)
+from shared.services.config import ServiceSettings
 from shared.services.data_arrived import WINDOW, WINDOW_BLOB
-from shared.services.deps import Deps
-from shared.services.injection import inject
 from shared.services.isolation import TRANSIENT, isolated, record_parked
 from shared.services.jobs import JOB as JOB  # re-exported: the kind predates jobs.py
 from shared.services.jobs import record_job_end
 from shared.services.quarantine import accepted_files
-from shared.services.rollouts import ROLLOUT, advance, fail, get_rollout
-
-if TYPE_CHECKING:
-    from shared.services.config import ServiceSettings
+from shared.services.rollouts import ROLLOUT, RolloutPorts, advance, fail, get_rollout
 
 log = logging.getLogger(__name__)
 
@@ -55,42 +61,69 @@ class ReconcileReport:
     audit_shipped: int = 0
 
 
-def reconcile(deps: Deps) -> ReconcileReport:
+@dataclass(frozen=True, kw_only=True)
+class _Tick(RolloutPorts):
+    """What one pass touches: the rollouts' ports and the training data's store."""
+
+    blobs: BlobStore
+
+
+def reconcile(
+    *,
+    platform: MLPlatform,
+    state: StateStore,
+    blobs: BlobStore,
+    audit: AuditSink,
+    clock: Clock,
+    settings: ServiceSettings,
+    smoke_set: tuple[tuple[str, str], ...],
+    traffic: LiveTraffic | None,
+) -> ReconcileReport:
     """One idempotent pass; no item's failure stops another's progress."""
+    tick = _Tick(
+        platform=platform,
+        state=state,
+        blobs=blobs,
+        audit=audit,
+        clock=clock,
+        settings=settings,
+        smoke_set=smoke_set,
+        traffic=traffic,
+    )
     report = ReconcileReport()
-    _ship_audit(deps, report)
-    for stored in deps.state.list(WINDOW):
+    _ship_audit(tick, report)
+    for stored in tick.state.list(WINDOW):
         isolated(
             f"window {stored.value.get('window_id', stored.key)}",
-            partial(_close_window, deps, report, stored),
-            partial(_park_window, deps, stored),
+            partial(_close_window, tick, report, stored),
+            partial(_park_window, tick, stored),
             report.errors,
             report.parked,
         )
-    for stored in deps.state.list(JOB):
+    for stored in tick.state.list(JOB):
         isolated(
             f"job {stored.key}",
-            partial(_follow_job, deps, report, stored),
-            partial(_park_job, deps, stored),
+            partial(_follow_job, tick, report, stored),
+            partial(_park_job, tick, stored),
             report.errors,
             report.parked,
         )
-    for stored in deps.state.list(ROLLOUT):
+    for stored in tick.state.list(ROLLOUT):
         isolated(
             f"rollout {stored.key}",
-            partial(_advance_rollout, deps, report, stored),
-            partial(_park_rollout, deps, report, stored),
+            partial(_advance_rollout, tick, report, stored),
+            partial(_park_rollout, tick, report, stored),
             report.errors,
             report.parked,
         )
     return report
 
 
-def _ship_audit(deps: Deps, report: ReconcileReport) -> None:
+def _ship_audit(tick: _Tick, report: ReconcileReport) -> None:
     """Records kept by a failed upload would otherwise wait for the next append, which a
     quiet app may not make for hours."""
     try:
-        report.audit_shipped = deps.audit.flush()
+        report.audit_shipped = tick.audit.flush()
     except TransientError as error:
         report.errors.append(f"audit outbox: {error}")
 
@@ -98,26 +131,26 @@ def _ship_audit(deps: Deps, report: ReconcileReport) -> None:
 # Windows
 
 
-def _close_window(deps: Deps, report: ReconcileReport, stored: Stored) -> None:
+def _close_window(tick: _Tick, report: ReconcileReport, stored: Stored) -> None:
     window = stored.value
-    if window.get("status") != "open" or not _window_closed(window, deps.clock.now(), deps):
+    if window.get("status") != "open" or not _window_closed(window, tick.clock.now(), tick):
         return
-    request = _job_request(window, deps)
+    request = _job_request(window, tick)
     if not request.files:
         raise NothingToTrain(
             f"no accepted file of dataset {window['dataset']!r} is left to train on"
         )
     try:
-        job = deps.platform.submit_job(request)
+        job = tick.platform.submit_job(request)
         closed = {**window, "status": "submitted", "job": job.name}
-        deps.state.put(WINDOW, stored.key, closed, etag=stored.etag)
+        tick.state.put(WINDOW, stored.key, closed, etag=stored.etag)
     except ConcurrencyConflict as error:  # a new blob extended the window meanwhile
         report.errors.append(f"window {window['window_id']}: {error}")
         return
-    _track_job(deps, request, window)
+    _track_job(tick, request, window)
     report.submitted.append(job.name)
     _audit(
-        deps,
+        tick,
         "training.submitted",
         job.name,
         "accepted",
@@ -127,17 +160,17 @@ def _close_window(deps: Deps, report: ReconcileReport, stored: Stored) -> None:
     )
 
 
-def _park_window(deps: Deps, stored: Stored, reason: str) -> None:
+def _park_window(tick: _Tick, stored: Stored, reason: str) -> None:
     """The window ends as failed; the dataset's next upload opens a new one."""
     window = stored.value
-    deps.state.put(
+    tick.state.put(
         WINDOW, stored.key, {**window, "status": "failed", "error": reason}, etag=stored.etag
     )
     window_id = str(window.get("window_id", stored.key))
     correlation = str(window.get("first_event", ""))
     record_parked(
-        deps.state,
-        deps.clock,
+        tick.state,
+        tick.clock,
         "window",
         window_id,
         reason,
@@ -145,7 +178,7 @@ def _park_window(deps: Deps, stored: Stored, reason: str) -> None:
         dataset=window.get("dataset"),
     )
     _audit(
-        deps,
+        tick,
         "training.submitted",
         job_name(str(window.get("dataset", "")), window_id),
         "failed",
@@ -168,8 +201,8 @@ def window_due(window: Mapping[str, Any], settings: ServiceSettings) -> datetime
     return min(quiet, oldest, *asked)
 
 
-def _window_closed(window: Any, now: datetime, deps: Deps) -> bool:
-    return now >= window_due(window, deps.settings)
+def _window_closed(window: Any, now: datetime, tick: _Tick) -> bool:
+    return now >= window_due(window, tick.settings)
 
 
 def job_name(dataset: str, window_id: str) -> str:
@@ -188,15 +221,21 @@ def dataset_url(settings: ServiceSettings, dataset: str) -> str:
     )
 
 
-def _job_request(window: Any, deps: Deps) -> TrainingJobRequest:
-    members = deps.state.list(WINDOW_BLOB, prefix=f"{window['window_id']}/")
+def _job_request(window: Any, tick: _Tick) -> TrainingJobRequest:
+    members = tick.state.list(WINDOW_BLOB, prefix=f"{window['window_id']}/")
     return TrainingJobRequest(
         name=job_name(window["dataset"], window["window_id"]),
         dataset=window["dataset"],
-        data_url=dataset_url(deps.settings, window["dataset"]),
-        model_name=deps.settings.model_name,
-        champion=_champion(deps),
-        files=inject(accepted_files, deps)(window["dataset"]),
+        data_url=dataset_url(tick.settings, window["dataset"]),
+        model_name=tick.settings.model_name,
+        champion=_champion(tick),
+        files=accepted_files(
+            window["dataset"],
+            state=tick.state,
+            blobs=tick.blobs,
+            clock=tick.clock,
+            audit=tick.audit,
+        ),
         tags={
             "window_id": window["window_id"],
             "event_id": window["first_event"],
@@ -207,18 +246,18 @@ def _job_request(window: Any, deps: Deps) -> TrainingJobRequest:
     )
 
 
-def _champion(deps: Deps) -> ModelRef | None:
+def _champion(tick: _Tick) -> ModelRef | None:
     """The model serving the endpoint now: the challenger must beat it on the same split."""
     try:
-        endpoint = deps.platform.get_endpoint(deps.settings.endpoint_name)
+        endpoint = tick.platform.get_endpoint(tick.settings.endpoint_name)
         if endpoint.serving is None:
             return None
-        return deps.platform.get_deployment(endpoint.name, endpoint.serving).model
+        return tick.platform.get_deployment(endpoint.name, endpoint.serving).model
     except NotFound:  # no endpoint, or its serving deployment is gone: no champion
         return None
 
 
-def _track_job(deps: Deps, request: TrainingJobRequest, window: Any) -> None:
+def _track_job(tick: _Tick, request: TrainingJobRequest, window: Any) -> None:
     doc = {
         "dataset": request.dataset,
         "window_id": window["window_id"],
@@ -226,48 +265,50 @@ def _track_job(deps: Deps, request: TrainingJobRequest, window: Any) -> None:
         "correlation_id": window["first_event"],
     }
     with suppress(ConcurrencyConflict):  # a previous tick tracked it already
-        deps.state.put(JOB, request.name, doc, etag=None)
+        tick.state.put(JOB, request.name, doc, etag=None)
 
 
 # Jobs
 
 
-def _follow_job(deps: Deps, report: ReconcileReport, stored: Stored) -> None:
+def _follow_job(tick: _Tick, report: ReconcileReport, stored: Stored) -> None:
     """The safety net for a lost run event: poll a job still running, record its end."""
     if stored.value.get("status") != "running":
         return
-    job = deps.platform.get_job(stored.key)
-    if inject(record_job_end, deps)(stored, job, actor=ACTOR):
+    job = tick.platform.get_job(stored.key)
+    if record_job_end(
+        stored, job, actor=ACTOR, state=tick.state, clock=tick.clock, audit=tick.audit
+    ):
         report.finished[job.name] = job.status
 
 
-def _park_job(deps: Deps, stored: Stored, reason: str) -> None:
+def _park_job(tick: _Tick, stored: Stored, reason: str) -> None:
     """A job the workspace no longer knows (or that cannot be read) ends as failed."""
     doc = {**stored.value, "status": "failed", "error": reason}
-    deps.state.put(JOB, stored.key, doc, etag=stored.etag)
+    tick.state.put(JOB, stored.key, doc, etag=stored.etag)
     correlation = str(stored.value.get("correlation_id", ""))
     record_parked(
-        deps.state,
-        deps.clock,
+        tick.state,
+        tick.clock,
         "job",
         stored.key,
         reason,
         correlation,
         dataset=stored.value.get("dataset"),
     )
-    _audit(deps, "training.failed", stored.key, "failed", reason, correlation, {"parked": True})
+    _audit(tick, "training.failed", stored.key, "failed", reason, correlation, {"parked": True})
 
 
 # Rollouts
 
 
-def _advance_rollout(deps: Deps, report: ReconcileReport, stored: Stored) -> None:
+def _advance_rollout(tick: _Tick, report: ReconcileReport, stored: Stored) -> None:
     rollout = Rollout.from_dict(stored.value)
     for _ in range(_MAX_STEPS):
         if not rollout.active:
             break
         try:
-            stepped = advance(rollout, deps)
+            stepped = advance(rollout, tick)
         except TRANSIENT as error:
             report.errors.append(f"rollout {rollout.id}: {error}")
             break
@@ -278,23 +319,23 @@ def _advance_rollout(deps: Deps, report: ReconcileReport, stored: Stored) -> Non
         report.rollouts[rollout.id] = rollout.phase.value
 
 
-def _park_rollout(deps: Deps, report: ReconcileReport, stored: Stored, reason: str) -> None:
+def _park_rollout(tick: _Tick, report: ReconcileReport, stored: Stored, reason: str) -> None:
     """Put traffic back where possible, end the rollout as failed and free its endpoint."""
     try:
-        current = get_rollout(deps, stored.key)
+        current = get_rollout(stored.key, state=tick.state)
     except (LookupError, ValueError):  # a malformed document: nothing to step, only record it
         current = None
     if current is not None and current.active:
-        report.rollouts[current.id] = fail(current, deps, reason).phase.value
+        report.rollouts[current.id] = fail(current, tick, reason).phase.value
     correlation = current.correlation_id if current else str(stored.value.get("correlation_id", ""))
     endpoint = current.endpoint if current else stored.value.get("endpoint")
     record_parked(
-        deps.state, deps.clock, "rollout", stored.key, reason, correlation, endpoint=endpoint
+        tick.state, tick.clock, "rollout", stored.key, reason, correlation, endpoint=endpoint
     )
 
 
 def _audit(
-    deps: Deps,
+    tick: _Tick,
     action: str,
     target: str,
     outcome: Outcome,
@@ -302,4 +343,4 @@ def _audit(
     correlation_id: str,
     details: dict[str, Any],
 ) -> None:
-    deps.audit.append(AuditEntry(ACTOR, action, target, outcome, reason, correlation_id, details))
+    tick.audit.append(AuditEntry(ACTOR, action, target, outcome, reason, correlation_id, details))

@@ -7,8 +7,8 @@ from typing import Any
 
 from shared.domain.rollout import Phase, Rollout
 from shared.domain.values import EndpointInfo, ModelRef
-from shared.ports import NotFound
-from shared.services.deps import Deps
+from shared.ports import MLPlatform, NotFound, StateStore
+from shared.services.config import ServiceSettings
 from shared.services.operations import UnknownEndpoint
 from shared.services.retrain import PREFIX as TRAIN_PREFIX
 from shared.services.retrain import training_view
@@ -26,26 +26,28 @@ class UnknownOperation(NotFound):
     pass
 
 
-def endpoint_views(deps: Deps) -> list[dict[str, Any]]:
+def endpoint_views(
+    *, platform: MLPlatform, state: StateStore, settings: ServiceSettings
+) -> list[dict[str, Any]]:
     """The app's endpoint and any other endpoint a rollout has touched, if it still exists.
     (The platform port lists no endpoints: this app only manages the ones it deploys to.)"""
-    names = {deps.settings.endpoint_name}
-    names.update(str(s.value["endpoint"]) for s in deps.state.list(ROLLOUT))
+    names = {settings.endpoint_name}
+    names.update(str(s.value["endpoint"]) for s in state.list(ROLLOUT))
     views = []
     for name in sorted(names):
         try:
-            views.append(endpoint_view(deps, name))
+            views.append(endpoint_view(name, platform=platform, state=state))
         except UnknownEndpoint:
             continue
     return views
 
 
-def endpoint_view(deps: Deps, name: str) -> dict[str, Any]:
+def endpoint_view(name: str, *, platform: MLPlatform, state: StateStore) -> dict[str, Any]:
     try:
-        info = deps.platform.get_endpoint(name)
+        info = platform.get_endpoint(name)
     except NotFound:
         raise UnknownEndpoint(f"endpoint {name}") from None
-    active = active_rollout(deps, name)
+    active = active_rollout(name, state=state)
     return {
         "name": info.name,
         "traffic": dict(info.traffic),
@@ -57,13 +59,15 @@ def endpoint_view(deps: Deps, name: str) -> dict[str, Any]:
     }
 
 
-def operation_view(deps: Deps, operation_id: str) -> dict[str, Any]:
+def operation_view(
+    operation_id: str, *, state: StateStore, settings: ServiceSettings
+) -> dict[str, Any]:
     if operation_id.startswith(TRAIN_PREFIX):
-        view = training_view(operation_id, state=deps.state, settings=deps.settings)
+        view = training_view(operation_id, state=state, settings=settings)
         if view is None:
             raise UnknownOperation(f"operation {operation_id}")
         return view
-    rollout = get_rollout(deps, operation_id)
+    rollout = get_rollout(operation_id, state=state)
     if rollout is None:
         raise UnknownOperation(f"operation {operation_id}")
     return {
@@ -72,7 +76,7 @@ def operation_view(deps: Deps, operation_id: str) -> dict[str, Any]:
         "kind": rollout.kind,
         "model": _ref(rollout.model),
         "image": rollout.image,
-        "requested_by": _requested_by(deps, rollout),
+        "requested_by": _requested_by(state, rollout),
         "reason": rollout.reason,
         "phase": rollout.phase.value,
         "phase_since": rollout.phase_since,
@@ -101,8 +105,8 @@ def _deployments(info: EndpointInfo) -> list[dict[str, Any]]:
     ]
 
 
-def _requested_by(deps: Deps, rollout: Rollout) -> dict[str, Any]:
-    stored = deps.state.get(REQUESTER, rollout.id) if rollout.actor.startswith("user:") else None
+def _requested_by(state: StateStore, rollout: Rollout) -> dict[str, Any]:
+    stored = state.get(REQUESTER, rollout.id) if rollout.actor.startswith("user:") else None
     principal = stored.value.get("principal", {}) if stored else {}
     return {"actor": rollout.actor, "name": principal.get("name")}
 

@@ -16,6 +16,7 @@ from shared.adapters.azure.state_store import open_table
 from shared.domain.audit import AUDIT_TABLE_COLUMNS, AuditEntry, from_table_row
 from shared.domain.audit_verify import verify_chain
 from shared.ports import TransientError
+from shared.services.injection import inject
 from shared.services.reconciler import reconcile
 from tests.azurite import Azurite
 from tests.conftest import World
@@ -147,7 +148,7 @@ def test_the_reconciler_tick_ships_what_a_failed_upload_kept(
     healthy = RecordingTransport()
     healthy.add("POST", UPLOAD, Canned(204), repeat=True)
     later, _ = sink_for(table, healthy)
-    report = reconcile(replace(world.deps, audit=later))
+    report = inject(reconcile, replace(world.deps, audit=later))()
     assert report.audit_shipped == 1 and not report.errors
     (sent,) = healthy.sent("POST")
     assert [r["CorrelationId"] for r in rows(sent)] == ["event-1"]

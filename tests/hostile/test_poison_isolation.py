@@ -29,6 +29,7 @@ from shared.ops.views.status import build_status
 from shared.ports import ConcurrencyConflict, NotFound, TransientError
 from shared.services.data_arrived import WINDOW
 from shared.services.deps import Deps
+from shared.services.injection import inject
 from shared.services.isolation import PARKED, QUARANTINE
 from shared.services.operations import Principal, redeploy, rollback
 from shared.services.reconciler import JOB
@@ -237,14 +238,13 @@ def _redeploy_v1(world: World, endpoint: str, key: str) -> str:
     """An operator's rollout of v1 on ``endpoint``; its first step deploys at once."""
     world.platform.add_model(MODEL, "1", GOOD_TAGS)
     world.platform.ensure_endpoint(endpoint)
-    rollout = redeploy(
+    rollout = inject(redeploy, world.deps)(
         endpoint,
         ModelRef(MODEL, "1"),
         principal=ALICE,
         reason="a second endpoint",
         operation_key=key,
         supersede=False,
-        deps=world.deps,
     )
     assert rollout.phase == Phase.DEPLOYING
     return rollout.id
@@ -258,13 +258,13 @@ def test_a_rollout_whose_deployment_vanished_fails_and_the_other_rollout_advance
     world.deliver("on_model_registered", model_registered(MODEL, "2"))
     poisoned = _redeploy_v1(world, OTHER, "other-1")
     world.reconcile()  # both new deployments are seen creating
-    current = get_rollout(world.deps, poisoned)
+    current = get_rollout(poisoned, state=world.deps.state)
     assert current is not None and current.phase == Phase.DEPLOYING
     del world.platform.deployments[(OTHER, current.colour)]  # deleted in the portal
 
     world.reconcile()
 
-    failed = get_rollout(world.deps, poisoned)
+    failed = get_rollout(poisoned, state=world.deps.state)
     assert failed is not None and failed.phase == Phase.FAILED
     assert "does not exist" in failed.history[-1].note
     assert [o for _, o, _ in audited(world, "rollout.failed")] == ["failed"]
@@ -281,14 +281,14 @@ def test_a_rollout_that_cannot_even_be_undone_is_parked_and_frees_its_endpoint(
     world: World,
 ) -> None:
     poisoned = _redeploy_v1(world, OTHER, "other-1")
-    current = get_rollout(world.deps, poisoned)
+    current = get_rollout(poisoned, state=world.deps.state)
     assert current is not None
     del world.platform.deployments[(OTHER, current.colour)]
     del world.platform.traffic[OTHER]  # the whole endpoint is gone: traffic cannot be restored
 
     world.reconcile()
 
-    failed = get_rollout(world.deps, poisoned)
+    failed = get_rollout(poisoned, state=world.deps.state)
     assert failed is not None and failed.phase == Phase.FAILED
     assert "traffic left as it was" in failed.history[-1].note
     again = _redeploy_v1(world, OTHER, "other-2")  # nothing holds the endpoint
@@ -318,8 +318,8 @@ def test_an_operator_rollback_of_a_rollout_that_cannot_be_undone_parks_it(
     world.deliver("on_model_registered", model_registered(MODEL, "2"))  # green deploying
     del world.platform.deployments[(ENDPOINT, "blue")]  # traffic cannot go back to it
 
-    rolled = rollback(
-        ENDPOINT, principal=ALICE, reason="stop it", operation_key="rb-1", deps=world.deps
+    rolled = inject(rollback, world.deps)(
+        ENDPOINT, principal=ALICE, reason="stop it", operation_key="rb-1"
     )
 
     assert rolled.phase == Phase.FAILED and "traffic left as it was" in rolled.history[-1].note

@@ -27,7 +27,8 @@ from shared.domain.rollout import Phase, Rollout
 from shared.domain.values import ModelRef
 from shared.ports import MLPlatform, TransientError
 from shared.services.deps import Deps
-from shared.services.rollouts import RolloutRequest, advance, start_rollout
+from shared.services.injection import inject
+from shared.services.rollouts import RolloutPorts, RolloutRequest, advance, start_rollout
 from shared.settings import Settings, service_settings
 from tests.conftest import NoSecrets
 from tests.fakes import (
@@ -92,7 +93,7 @@ class Stage:
             correlation_id=f"corr-{model.version}",
             idempotency_key=f"model:{model}",
         )
-        rollout = start_rollout(request, self.deps, supersede=False)
+        rollout = start_rollout(request, inject(RolloutPorts, self.deps)(), supersede=False)
         return self.step(rollout, until)
 
     def step(self, rollout: Rollout, until: set[Phase]) -> Rollout:
@@ -101,7 +102,7 @@ class Stage:
         deadline = time.monotonic() + 90
         while rollout.phase not in until:
             assert time.monotonic() < deadline, f"stuck in {rollout.phase}"
-            rollout = advance(rollout, self.deps)
+            rollout = advance(rollout, inject(RolloutPorts, self.deps)())
             if rollout.phase not in until:
                 time.sleep(0.2)
         return rollout

@@ -13,6 +13,7 @@ from shared.adapters.local.state_store import SqliteStateStore
 from shared.devhost import delivery
 from shared.services.data_arrived import WINDOW
 from shared.services.deps import Deps
+from shared.services.injection import inject
 from shared.services.reconciler import reconcile
 from tests.conftest import ACCOUNT, STORAGE_TOPIC, NoSecrets, World
 
@@ -43,8 +44,8 @@ def test_parallel_and_repeated_deliveries_start_one_job(world: World, tmp_path: 
     window = deps.state.get(WINDOW, "spam")
     assert window is not None and window.value["blobs"] == 120
     world.clock.advance(61)
-    reconcile(deps)
-    reconcile(deps)
+    inject(reconcile, deps)()
+    inject(reconcile, deps)()
     [job] = world.platform.submitted
     assert job.tags["blob_count"] == "120"
     outcomes = [r.outcome for r in deps.audit.records(action_prefix="data.")]  # type: ignore[attr-defined]

@@ -25,6 +25,7 @@ from shared.ops.cli import main
 from shared.ops.render.tables import render
 from shared.ops.views.status import build_status
 from shared.services.data_arrived import WINDOW
+from shared.services.injection import inject
 from shared.services.operations import Principal, redeploy
 from shared.services.reconciler import JOB
 from shared.services.rollouts import LOCK, REQUESTER, ROLLOUT
@@ -95,14 +96,13 @@ def serve_two_versions_then_redeploy(world: World) -> None:
         for _ in range(5):
             world.reconcile()
             world.clock.advance(301)
-    redeploy(
+    inject(redeploy, world.deps)(
         ENDPOINT,
         ModelRef(MODEL, "1"),
         principal=ALICE,
         reason="v2 misfiles invoices",
         operation_key="op-key-1",
         supersede=False,
-        deps=world.deps,
     )
     world.reconcile()
     world.reconcile()

@@ -9,6 +9,7 @@ from shared.domain.audit import AuditEntry
 from shared.domain.values import ModelRef
 from shared.ops.render.text import story_text
 from shared.ops.views.story import AmbiguousId, StoryNotFound, explain
+from shared.services.injection import inject
 from shared.services.operations import rollback
 from tests.conftest import World, model_registered
 from tests.fakes import RecordingAuditSink
@@ -69,8 +70,8 @@ def test_an_operators_rollback_names_her(world: World) -> None:
     settle(world)
     register(world, "2")
     settle(world)
-    rolled = rollback(
-        ENDPOINT, principal=ALICE, reason="v2 complaints", operation_key="k1", deps=world.deps
+    rolled = inject(rollback, world.deps)(
+        ENDPOINT, principal=ALICE, reason="v2 complaints", operation_key="k1"
     )
     settle(world)
     story = explain(world.audit.records, rolled.id)

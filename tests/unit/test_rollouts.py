@@ -7,9 +7,10 @@ import pytest
 from shared.adapters.local import system_events as topics
 from shared.domain.rollout import Phase, Rollout
 from shared.domain.values import ModelRef
+from shared.services.injection import inject
 from shared.services.operations import Principal, redeploy, rollback
 from shared.services.reconciler import JOB
-from shared.services.rollouts import ROLLOUT, RolloutConflict, advance, get_rollout
+from shared.services.rollouts import ROLLOUT, RolloutConflict, RolloutPorts, advance, get_rollout
 from tests.conftest import ACR_TOPIC, World, model_registered
 
 ENDPOINT = "spam-endpoint"
@@ -36,14 +37,13 @@ def settle(world: World) -> None:
 
 def redeploy_v1(world: World, key: str, *, reason: str, supersede: bool) -> Rollout:
     """Alice asks for v1 back, as the HTTP API would on her behalf."""
-    return redeploy(
+    return inject(redeploy, world.deps)(
         ENDPOINT,
         ModelRef(MODEL, "1"),
         principal=ALICE,
         reason=reason,
         operation_key=key,
         supersede=supersede,
-        deps=world.deps,
     )
 
 
@@ -302,7 +302,9 @@ def test_rollback_returns_to_the_previous_model(world: World) -> None:
     settle(world)
     register(world, "2")
     settle(world)
-    rollback(ENDPOINT, principal=ALICE, reason="complaints", operation_key="op-9", deps=world.deps)
+    inject(rollback, world.deps)(
+        ENDPOINT, principal=ALICE, reason="complaints", operation_key="op-9"
+    )
     settle(world)
     serving = world.platform.get_endpoint(ENDPOINT).serving
     assert world.platform.get_deployment(ENDPOINT, serving or "").model == ModelRef(MODEL, "1")
@@ -313,7 +315,7 @@ def test_rollback_during_a_rollout_aborts_it(world: World) -> None:
     settle(world)
     register(world, "2")
     world.reconcile()
-    rollback(ENDPOINT, principal=ALICE, reason="stop", operation_key="op-4", deps=world.deps)
+    inject(rollback, world.deps)(ENDPOINT, principal=ALICE, reason="stop", operation_key="op-4")
     assert world.platform.traffic[ENDPOINT] == {"blue": 100}
     v2 = next(r for r in rollouts(world) if r.model.version == "2")
     assert v2.phase == Phase.ROLLED_BACK
@@ -328,12 +330,13 @@ def test_a_stale_copy_of_a_rollout_cannot_step_it_back(world: World) -> None:
     [stale] = [r for r in rollouts(world) if r.model.version == "2"]
     world.reconcile()
     world.reconcile()  # the timer moved it on to the canary meanwhile
-    current = get_rollout(world.deps, stale.id)
+    current = get_rollout(stale.id, state=world.deps.state)
     assert current is not None and current.phase == Phase.CANARY
     records = len(world.audit.entries)
 
-    assert advance(stale, world.deps) == stale  # the handler's late step is a no-op
-    after = get_rollout(world.deps, stale.id)
+    late = advance(stale, inject(RolloutPorts, world.deps)())
+    assert late == stale  # the handler's late step is a no-op
+    after = get_rollout(stale.id, state=world.deps.state)
     assert after is not None and after.phase == Phase.CANARY and after.history == current.history
     assert len(world.audit.entries) == records  # and writes no duplicate record
 

@@ -101,7 +101,10 @@ class _Story:
         self.crashed = ""  # the deployment the demo crashed, once it has
         endpoint = self.settings.endpoint_name
         self.users = Users(
-            backend.platform, endpoint, lambda: active_rollout(backend.deps, endpoint), say
+            backend.platform,
+            endpoint,
+            lambda: active_rollout(endpoint, state=backend.deps.state),
+            say,
         )
 
     def run(self, rows: Rows, later: Rows | None) -> None:
@@ -229,7 +232,7 @@ class _Story:
     def crash_in_canary(self) -> None:
         """The fault, once a new deployment takes its canary share (users.kill_canary)."""
         endpoint = self.settings.endpoint_name
-        rollout = active_rollout(self.backend.deps, endpoint)
+        rollout = active_rollout(endpoint, state=self.backend.deps.state)
         if not self.crashed and rollout is not None and rollout.phase is Phase.CANARY:
             percent = self.settings.canary_percent
             self.crashed = kill_canary(self.backend.platform, rollout, percent, self.say)

@@ -193,7 +193,7 @@ def _list_models(deps: Deps, name: str) -> Sequence[ModelVersion]:
 
 
 def _active(deps: Deps, rollout: Rollout) -> dict[str, Any]:
-    view = operation_view(deps, rollout.id)
+    view = operation_view(rollout.id, state=deps.state, settings=deps.settings)
     return {**rollout.to_dict(), "operation_id": rollout.id, "requested_by": view["requested_by"]}
 
 
