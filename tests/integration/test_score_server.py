@@ -23,6 +23,10 @@ from tests.infra import dockerfile
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TRAINING_SRC = REPO_ROOT / "training" / "src"
+sys.path.insert(0, str(TRAINING_SRC))
+
+import model_store  # noqa: E402
+
 AZMLINFSRV = inference_server.azmlinfsrv()
 STARTUP_TIMEOUT_S = 60.0
 
@@ -105,12 +109,15 @@ def score_url(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield url
 
 
-def test_scores_texts_with_calibrated_probabilities(score_url: str) -> None:
+def test_scores_texts_with_calibrated_probabilities(score_url: str, model_dir: Path) -> None:
     texts = ["URGENT! You have won a £1000 prize. Call 09061234567 now", "see you at the pub at 7"]
     status, answer = post(score_url, json.dumps({"data": texts}).encode())
     assert status == 200
     assert [p["label"] for p in answer["predictions"]] == ["spam", "ham"]
-    for prediction in answer["predictions"]:
+    # Scored with scikit-learn's per-call checks off: the same numbers as the model's own.
+    expected = model_store.load(model_dir).predict_proba(texts)
+    for prediction, probabilities in zip(answer["predictions"], expected, strict=True):
+        assert [prediction["scores"][c] for c in ("ham", "spam")] == pytest.approx(probabilities)
         assert set(prediction["scores"]) == {"ham", "spam"}
         assert sum(prediction["scores"].values()) == pytest.approx(1.0)
         assert prediction["probability"] == max(prediction["scores"].values())

@@ -35,7 +35,9 @@ def render(
         "## Model",
         "TF-IDF features over hashed word 1-2 grams and case-sensitive char_wb 1-5 grams "
         "(sublinear tf) "
-        "feeding a linear SVM whose scores are calibrated into probabilities (sigmoid). "
+        "feeding a linear SVM whose scores are calibrated into probabilities (sigmoid); "
+        "with two classes it is saved as the logistic regression that gives the same "
+        "probabilities. "
         f"Parameters: `{params}`.",
         "",
         "## Data lineage",

@@ -20,6 +20,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import model_store
+import sklearn
 from azureml.contrib.services.aml_response import AMLResponse
 
 MAX_ITEMS = 1_000
@@ -79,7 +80,12 @@ def _encodable(text: str) -> bool:
 def predict(texts: list[str]) -> list[dict[str, Any]]:
     classes = [str(c) for c in _model.classes_]
     predictions = []
-    for row in _model.predict_proba(texts):
+    # The fitted model's hyperparameters were validated when it was trained, and features
+    # counted from text are finite: skipping both checks on every call is about a fifth of
+    # the per-text cost (sklearn.config_context; thread-local, so other requests keep theirs).
+    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        probabilities = _model.predict_proba(texts)
+    for row in probabilities:
         scores = {label: float(p) for label, p in zip(classes, row, strict=True)}
         label = max(scores, key=lambda c: scores[c])
         predictions.append({"label": label, "probability": scores[label], "scores": scores})
