@@ -7,7 +7,7 @@ event), or raises a more specific error documented on the method.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -84,6 +84,10 @@ class ContainerRegistry(Protocol):
         ...
 
 
+# The document fields the state stores index for list_where (a job's status, a rollout's phase).
+INDEXED_FIELDS = ("status", "phase")
+
+
 class StateStore(Protocol):
     """Small JSON documents grouped by kind, with optimistic concurrency."""
 
@@ -96,6 +100,12 @@ class StateStore(Protocol):
 
     def list(self, kind: str, prefix: str = "") -> Sequence[Stored]:
         """Documents of one kind whose key starts with ``prefix``, ordered by key."""
+        ...
+
+    def list_where(self, kind: str, field: str, values: Collection[str]) -> Sequence[Stored]:
+        """Documents of one kind whose top-level ``field`` is one of ``values``, ordered by
+        key. For the fields in INDEXED_FIELDS the stores answer from an index, so the cost
+        follows the matches (the active items), not the kind's history."""
         ...
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -51,6 +51,9 @@ class InMemoryStateStore:
     def list(self, kind: str, prefix: str = "") -> Sequence[Stored]:
         keys = sorted(key for k, key in self.docs if k == kind and key.startswith(prefix))
         return [self._stored(kind, key) for key in keys]
+
+    def list_where(self, kind: str, field: str, values: Collection[str]) -> Sequence[Stored]:
+        return [s for s in self.list(kind) if s.value.get(field) in set(values)]
 
     def _stored(self, kind: str, key: str) -> Stored:
         document, etag = self.docs[(kind, key)]

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from shared.domain.audit import AuditEntry, Outcome
-from shared.domain.rollout import Phase, Rollout
+from shared.domain.rollout import TERMINAL, Phase, Rollout
 from shared.domain.values import ModelRef, Stored, TrainingJobRequest
 from shared.ports import (
     AuditSink,
@@ -45,6 +45,7 @@ ACTOR = "reconciler"
 _MAX_STEPS = 10  # per rollout per tick: enough to chain instant steps, bounded by design
 _JOB_NAME_MAX = 64
 _SLUG = re.compile(r"[^a-z0-9._-]+")
+_ACTIVE_PHASES = tuple(phase.value for phase in Phase if phase not in TERMINAL)
 
 
 class NothingToTrain(ValueError):
@@ -100,7 +101,9 @@ def reconcile(
             report.errors,
             report.parked,
         )
-    for stored in tick.state.list(JOB):
+    # Jobs and rollouts through the store's index of the active ones: a tick costs what is
+    # in flight, not the history of finished jobs and rollouts (issue 15).
+    for stored in tick.state.list_where(JOB, "status", ["running"]):
         isolated(
             f"job {stored.key}",
             partial(_follow_job, tick, report, stored),
@@ -108,7 +111,7 @@ def reconcile(
             report.errors,
             report.parked,
         )
-    for stored in tick.state.list(ROLLOUT):
+    for stored in tick.state.list_where(ROLLOUT, "phase", _ACTIVE_PHASES):
         isolated(
             f"rollout {stored.key}",
             partial(_advance_rollout, tick, report, stored),

@@ -29,7 +29,7 @@ from tests.e2e.test_azure_backend import World, world  # noqa: F401 (the fixture
 # (call, reason, how many for an accepted / duplicate / rejected BlobCreated)
 AUDIT = (
     ("GET ~audit/head", "the audit chain's head (seq, hash, ETag) to seal the record after it", 1),
-    ("POST $batch", "one entity-group transaction: the new head (If-Match) and the outbox row", 1),
+    ("POST $batch ~audit", "one transaction: the new head (If-Match) and the outbox row", 1),
     ("GET outbox rows", "flush: every outbox row not yet shipped, oldest first", 1),
     ("POST Logs Ingestion", "ship the sealed record to the `_CL` table through the DCR", 1),
     ("DELETE outbox row", "the shipped record leaves the outbox", 1),
@@ -49,7 +49,13 @@ CALLS: tuple[tuple[str, str, int, int, int], ...] = (
         0,
         0,
     ),
-    ("PUT window", "the window's count and quiet deadline, with If-Match", 1, 0, 0),
+    (
+        "POST $batch window",
+        "one transaction: the window (If-Match) and its status index row",
+        1,
+        0,
+        0,
+    ),
     ("POST handled x2", "remember the event key and the blob key", 2, 0, 0),
     *((call, reason, n, n, n) for call, reason, n in AUDIT),
 )
@@ -61,7 +67,8 @@ def shape(request: Recorded, blob_host: str) -> str:
     if "/dataCollectionRules/" in path:
         return "POST Logs Ingestion"
     if path.endswith("/$batch"):
-        return "POST $batch"
+        first = re.search(rb'"PartitionKey": "([^"]*)"', request.body or b"")
+        return f"POST $batch {first.group(1).decode() if first else '?'}"
     if request.host == blob_host:
         return "GET blob (range)" if method == "GET" else f"{method} blob"
     entity = re.search(r"\(PartitionKey='([^']*)',RowKey='([^']*)'\)$", path)

@@ -5,7 +5,7 @@ each of ours, through a state store that wraps the world's."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -32,6 +32,9 @@ class Contended:
 
     def list(self, kind: str, prefix: str = "") -> Sequence[Stored]:
         return self.inner.list(kind, prefix)
+
+    def list_where(self, kind: str, field: str, values: Collection[str]) -> Sequence[Stored]:
+        return self.inner.list_where(kind, field, values)
 
     def put(self, kind: str, key: str, value: Mapping[str, Any], *, etag: str | None) -> str:
         current = self.inner.get(kind, key)

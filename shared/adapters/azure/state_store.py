@@ -2,13 +2,14 @@
 
 PartitionKey is the kind, RowKey the key (both encoded, see ``_table_keys``), and the
 document is compact JSON in ``Value`` (split over ``Value1``.. when longer than one
-property may hold).
+property may hold). A document with a field of INDEXED_FIELDS also has an index row in its
+partition, written in the same transaction, so list_where reads the matches only.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from shared.adapters.azure._errors import sdk_options, translated
 from shared.adapters.azure._table_keys import decode_key, encode_key, prefix_range
 from shared.domain.values import Stored
-from shared.ports import ConcurrencyConflict
+from shared.ports import INDEXED_FIELDS, ConcurrencyConflict
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient, TableEntity
@@ -28,6 +29,8 @@ CHUNK_CHARS = 32_000
 # An entity holds 1 MiB in all; leave room for keys and system properties.
 MAX_CHUNKS = 15
 _CONFLICT_STATUS = frozenset({404, 409, 412})  # missing, exists, changed
+# Index rows' RowKeys start with it; no document's does (encode_key writes "~" only as "~XX").
+_INDEX_MARK = "~~"
 
 
 def open_table(service_url: str, table: str, credential: Any, **client_options: Any) -> TableClient:
@@ -67,8 +70,11 @@ class AzureStateStore:
     def put(self, kind: str, key: str, value: Mapping[str, Any], *, etag: str | None) -> str:
         entity = {"PartitionKey": encode_key(kind), "RowKey": encode_key(key)}
         entity.update(document_properties(f"{kind}/{key}", value))
+        index = _index_rows(kind, key, value)
         with translated(f"state {kind}/{key}"):
             try:
+                if index:  # the document and its index rows in one entity-group transaction
+                    return self._put_indexed(entity, index, etag)
                 if etag is None:
                     written = self._table.create_entity(entity)
                 else:
@@ -81,6 +87,54 @@ class AzureStateStore:
                 raise
         return str(written["etag"])
 
+    def _put_indexed(
+        self, entity: dict[str, Any], index: list[dict[str, Any]], etag: str | None
+    ) -> str:
+        write: Any = (
+            ("create", entity)
+            if etag is None
+            else (
+                "update",
+                entity,
+                {
+                    "mode": _replace(),
+                    "etag": etag,
+                    "match_condition": MatchConditions.IfNotModified,
+                },
+            )
+        )
+        upserts = [("upsert", row, {"mode": _replace()}) for row in index]
+        answers = self._table.submit_transaction([write, *upserts])
+        return str(answers[0]["etag"])
+
+    def list_where(self, kind: str, field: str, values: Collection[str]) -> Sequence[Stored]:
+        """Through the index rows (Learn's intra-partition secondary index pattern): one range
+        query per value, then each document read and checked; an index row left behind by
+        a later write (the old value's row is not deleted in that write) is removed here."""
+        if field not in INDEXED_FIELDS:
+            return [row for row in self.list(kind) if row.value.get(field) in set(values)]
+        found: dict[str, Stored] = {}
+        for wanted in sorted(set(values)):
+            low, high = prefix_range(_index_prefix(field, wanted))
+            query = "PartitionKey eq @kind and RowKey ge @low"
+            query += " and RowKey lt @high" if high else ""
+            params = {"kind": encode_key(kind), "low": low, "high": high}
+            with translated(f"state {kind} by {field}"):
+                hits = list(
+                    self._table.query_entities(query, parameters=params, select=["RowKey", "Key"])
+                )
+            for hit in hits:
+                stored = self.get(kind, str(hit["Key"]))
+                if stored is not None and stored.value.get(field) == wanted:
+                    found[stored.key] = stored
+                elif stored is None or stored.value.get(field) not in values:
+                    self._drop_index_row(kind, hit)
+        return [found[key] for key in sorted(found)]
+
+    def _drop_index_row(self, kind: str, hit: Mapping[str, Any]) -> None:
+        with suppress(HttpResponseError):  # another reader removed it first: the same end
+            self._table.delete_entity(encode_key(kind), hit["RowKey"])
+
     def list(self, kind: str, prefix: str = "") -> Sequence[Stored]:
         low, high = prefix_range(encode_key(prefix))
         query = "PartitionKey eq @kind"
@@ -88,9 +142,25 @@ class AzureStateStore:
         query += " and RowKey ge @low" if low else ""
         query += " and RowKey lt @high" if high else ""
         with translated(f"state {kind}/{prefix}*"):
-            rows = [_stored(e) for e in self._table.query_entities(query, parameters=params)]
+            entities = self._table.query_entities(query, parameters=params)
+            rows = [_stored(e) for e in entities if not e["RowKey"].startswith(_INDEX_MARK)]
         # Encoded order is not key order, and a range without an upper bound over-fetches.
         return sorted((row for row in rows if row.key.startswith(prefix)), key=lambda r: r.key)
+
+
+def _index_prefix(field: str, value: str) -> str:
+    return f"{_INDEX_MARK}{field}~{encode_key(value)}~"
+
+
+def _index_rows(kind: str, key: str, value: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per indexed field the document has, in the document's partition, named by
+    field, value and key; it holds the key (the document stays the one source of truth)."""
+    rows = []
+    for field in INDEXED_FIELDS:
+        if isinstance(field_value := value.get(field), str):
+            row_key = _index_prefix(field, field_value) + encode_key(key)
+            rows.append({"PartitionKey": encode_key(kind), "RowKey": row_key, "Key": key})
+    return rows
 
 
 def document_properties(name: str, value: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from shared.adapters.local._sqlite import ConnectionPool, translate_errors
 from shared.domain.values import Stored
-from shared.ports import ConcurrencyConflict
+from shared.ports import INDEXED_FIELDS, ConcurrencyConflict
+
+_FIELD = re.compile(r"[a-z_][a-z0-9_]*")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS state (
@@ -24,11 +27,17 @@ CREATE TABLE IF NOT EXISTS state (
     PRIMARY KEY (kind, key)
 ) WITHOUT ROWID;
 """
+# One expression index per field of INDEXED_FIELDS: list_where reads the matches only (the
+# reconciler's active jobs and rollouts), however many finished ones the kind holds.
+_INDEXES = "".join(
+    f"CREATE INDEX IF NOT EXISTS state_{name} ON state (kind, json_extract(value, '$.{name}'));\n"
+    for name in INDEXED_FIELDS
+)
 
 
 class SqliteStateStore:
     def __init__(self, path: Path) -> None:
-        self._pool = ConnectionPool(path, _SCHEMA)
+        self._pool = ConnectionPool(path, _SCHEMA + _INDEXES)
 
     def __repr__(self) -> str:
         return f"SqliteStateStore({self._pool.path})"
@@ -80,6 +89,22 @@ class SqliteStateStore:
                 )
                 .fetchall()
             )
+        return [Stored(key, json.loads(value), tag) for key, value, tag in rows]
+
+    def list_where(self, kind: str, field: str, values: Collection[str]) -> Sequence[Stored]:
+        if not _FIELD.fullmatch(field):
+            raise ValueError(f"not a document field name: {field!r}")
+        wanted = sorted(set(values))
+        marks = ", ".join("?" * len(wanted))
+        # The path is a literal, as in the index's expression; INDEXED BY because without
+        # statistics SQLite would rather walk the kind's primary-key range.
+        indexed = f"INDEXED BY state_{field} " if field in INDEXED_FIELDS else ""
+        query = (
+            f"SELECT key, value, etag FROM state {indexed}WHERE kind = ? "  # noqa: S608
+            f"AND json_extract(value, '$.{field}') IN ({marks}) ORDER BY key"
+        )
+        with translate_errors():
+            rows = self._pool.connection().execute(query, (kind, *wanted)).fetchall()
         return [Stored(key, json.loads(value), tag) for key, value, tag in rows]
 
     def close(self) -> None:
