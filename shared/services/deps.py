@@ -1,4 +1,5 @@
-"""What every service receives: the ports, the settings and the smoke-test examples."""
+"""The bag the composition root builds: every port, the settings and the smoke-test examples.
+A use case never takes it whole; shared/services/injection.py passes it the ones it names."""
 
 from __future__ import annotations
 
