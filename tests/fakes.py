@@ -6,6 +6,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -74,8 +75,10 @@ class RecordingAuditSink:
 
     def append(self, entry: AuditEntry) -> AuditRecord:
         prev = self.records[-1].hash if self.records else GENESIS_HASH
+        # Sealed as the adapters seal it: the details as JSON reads them back.
+        details = json.loads(json.dumps(dict(entry.details), allow_nan=False, default=str))
         record = chain(
-            entry,
+            replace(entry, details=details),
             seq=len(self.records) + 1,
             time=self.clock.now(),
             prev_hash=prev,
