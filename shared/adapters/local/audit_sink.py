@@ -35,7 +35,7 @@ from shared.domain.audit import (
     new_key_text,
     seal,
 )
-from shared.domain.audit_verify import verify_chain
+from shared.domain.audit_verify import StoredRecord, verify_chain
 from shared.ports import Clock, ConcurrencyConflict, NotFound, StateStore, TransientError
 
 DEFAULT_KEY_SECRET = "audit-chain-key"  # noqa: S105 (the secret's name, not its value)
@@ -52,10 +52,17 @@ _INSERT = (
     "INSERT INTO audit (seq, schema_version, time, actor, action, target, outcome, reason, "
     "correlation_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_SELECT_ALL = (
-    "SELECT seq, schema_version, time, actor, action, target, outcome, reason, correlation_id, "
-    "details, prev_hash, hash FROM audit ORDER BY seq"
-)
+# json_object keeps the order given (the sorted order); json() re-renders the details compact
+# and keeps their stored key order (sorted when written). Invalid JSON gives NULL, not an error.
+_SELECT_SEALED = f"""
+SELECT {_COLUMN_LIST},
+       CASE WHEN json_valid(details) THEN json_object(
+           'action', action, 'actor', actor, 'correlation_id', correlation_id,
+           'details', json(details), 'outcome', outcome, 'prev_hash', prev_hash,
+           'reason', reason, 'schema_version', schema_version, 'seq', seq,
+           'target', target, 'time', time) END
+FROM audit ORDER BY seq
+"""  # noqa: S608 (constants only)
 # Empty filters match everything: substr(x, 1, 0) and instr(x, '') are always true.
 _SELECT_FILTERED = """
 SELECT seq, schema_version, time, actor, action, target, outcome, reason, correlation_id,
@@ -264,13 +271,13 @@ class SqliteAuditSink:
             return False
         return True
 
-    def _stored(self) -> Iterator[dict[str, Any]]:
-        for row in self._pool.connection().execute(_SELECT_ALL):
-            stored = dict(zip(_COLUMNS, row, strict=True))
-            # Undecodable details stay as stored text: the hash check then reports the record.
-            with suppress(json.JSONDecodeError, TypeError):
-                stored["details"] = json.loads(stored["details"])
-            yield stored
+    def _stored(self) -> Iterator[StoredRecord]:
+        """Each record with SQLite's rendering of its canonical form (audit.canonical: compact,
+        keys sorted, details re-rendered compact): the walk checks the MAC over it and
+        decodes only the records where it does not match."""
+        for row in self._pool.connection().execute(_SELECT_SEALED):
+            sealed = None if row[-1] is None else row[-1].encode("utf-8", "surrogatepass")
+            yield StoredRecord(dict(zip(_COLUMNS, row[:-1], strict=True)), sealed)
 
 
 def _utc_text(moment: datetime) -> str:
