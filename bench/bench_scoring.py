@@ -287,7 +287,7 @@ def rows(report: dict[str, Any]) -> list[Row]:
         f"score.predict of {BATCH} texts: {rate:,} vs {before['texts_per_second']:,} texts/s "
         f"before; model.predict_proba on the app's Python {direct['after']['texts_per_second']:,}"
         f" vs {direct['before']['texts_per_second']:,}; {runs}; bound by the char n-gram "
-        "analyzer (Python, ~330 n-grams a text), see decision 222"
+        "analyzer (Python, ~330 n-grams a text) and their hashing, see decisions 220 and 223"
     )
     p50, p99 = http_["after"]["p50_ms"], http_["after"]["p99_ms"]
     http_detail = (
