@@ -52,10 +52,12 @@ _INSERT = (
     "INSERT INTO audit (seq, schema_version, time, actor, action, target, outcome, reason, "
     "correlation_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-# json_object keeps the order given (the sorted order); json() re-renders the details compact
-# and keeps their stored key order (sorted when written). Invalid JSON gives NULL, not an error.
+# What the walk reads of each record: the chain's columns and SQLite's rendering of the
+# canonical form (json_object keeps the order given, the sorted one; json() re-renders the
+# details compact in their stored, sorted, key order; invalid JSON gives NULL, not an error).
+_WALKED = ("seq", "schema_version", "action", "prev_hash", "hash")
 _SELECT_SEALED = f"""
-SELECT {_COLUMN_LIST},
+SELECT {", ".join(_WALKED)},
        CASE WHEN json_valid(details) THEN json_object(
            'action', action, 'actor', actor, 'correlation_id', correlation_id,
            'details', json(details), 'outcome', outcome, 'prev_hash', prev_hash,
@@ -63,6 +65,7 @@ SELECT {_COLUMN_LIST},
            'target', target, 'time', time) END
 FROM audit ORDER BY seq
 """  # noqa: S608 (constants only)
+_SELECT_ONE = f"SELECT {_COLUMN_LIST} FROM audit WHERE seq = ?"  # noqa: S608
 # Empty filters match everything: substr(x, 1, 0) and instr(x, '') are always true.
 _SELECT_FILTERED = """
 SELECT seq, schema_version, time, actor, action, target, outcome, reason, correlation_id,
@@ -275,9 +278,33 @@ class SqliteAuditSink:
         """Each record with SQLite's rendering of its canonical form (audit.canonical: compact,
         keys sorted, details re-rendered compact): the walk checks the MAC over it and
         decodes only the records where it does not match."""
-        for row in self._pool.connection().execute(_SELECT_SEALED):
+        conn = self._pool.connection()
+
+        def whole(seq: int) -> dict[str, Any]:
+            return dict(zip(_COLUMNS, conn.execute(_SELECT_ONE, (seq,)).fetchone(), strict=True))
+
+        for row in conn.execute(_SELECT_SEALED):
             sealed = None if row[-1] is None else row[-1].encode("utf-8", "surrogatepass")
-            yield StoredRecord(dict(zip(_COLUMNS, row[:-1], strict=True)), sealed)
+            yield _Walked(dict(zip(_WALKED, row[:-1], strict=True)), sealed, whole)
+
+
+class _Walked(StoredRecord):
+    """The chain's columns only; the whole record is read when the walk needs it (a MAC
+    over SQLite's rendering that does not match, a checkpoint's details)."""
+
+    __slots__ = ("_whole",)
+
+    def __init__(
+        self,
+        fields: dict[str, Any],
+        sealed: bytes | None,
+        whole: Callable[[int], dict[str, Any]],
+    ) -> None:
+        super().__init__(fields, sealed)
+        self._whole = whole
+
+    def decoded(self) -> dict[str, Any]:
+        return StoredRecord(self._whole(self["seq"]), None).decoded()
 
 
 def _utc_text(moment: datetime) -> str:
