@@ -3,12 +3,13 @@ azmlinfsrv, for the model train.py saves beside the calibrated pipeline it repla
 
     python bench/bench_scoring.py
 
-"Before" is ``train.build_pipeline`` fitted as it was (the calibrated SVM, saved as is);
-"after" is ``train.fit``, which saves the same fit as one logistic regression (platt.py). Both
-are fitted on the same rows in this run and every timing is a before/after pair taken in
-turns, the median of RUNS runs. score.py runs in the inference server's venv (its Python and
-pins), as a deployment runs it. The data is the SMS Spam Collection's hash split when the file
-is beside the repo (../shared/data), else generated demo data (said in each row).
+"Before" is the pipeline train.py fitted until decisions 221-223, rebuilt by
+``previous_pipeline`` (hashed word 1-2 and char_wb 1-5 TF-IDF in a FeatureUnion, a calibrated
+SVM, saved as is); "after" is ``train.fit``. Both are fitted on the same rows in this run;
+each timing is a before/after pair taken in turns, the median of RUNS runs. score.py runs in
+the inference server's venv (its Python and pins), as a deployment runs it. The data is the
+SMS Spam Collection's hash split when the file is beside the repo (../shared/data), else
+generated demo data (said in each row).
 """
 
 from __future__ import annotations
@@ -95,9 +96,36 @@ def holdout() -> tuple[training_data.Split, str]:
     return training_data.hash_split(texts, labels), f"demo data ({SMS_FILE} is absent)"
 
 
+def previous_pipeline(min_class_rows: int, seed: int) -> Any:
+    """train.build_pipeline as it was before decisions 221-223, kept to compare against."""
+    import numpy as np
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+    from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+    from sklearn.svm import LinearSVC
+
+    def tfidf(**hashing: Any) -> Any:
+        counts = HashingVectorizer(n_features=2**18, alternate_sign=False, norm=None, **hashing)
+        return make_pipeline(counts, TfidfTransformer(sublinear_tf=True))
+
+    word = tfidf(ngram_range=(1, 2))
+    char = tfidf(analyzer="char_wb", ngram_range=(1, 5), lowercase=False)
+    svm = LinearSVC(C=1.0, random_state=seed)
+    folds = max(2, min(5, min_class_rows))
+    classifier = CalibratedClassifierCV(svm, cv=folds, method="sigmoid", ensemble=False)
+    return Pipeline(
+        [
+            ("text", FunctionTransformer(np.ravel)),
+            ("features", FeatureUnion([("word", word), ("char", char)])),
+            ("classifier", classifier),
+        ]
+    )
+
+
 def fitted(split: training_data.Split) -> dict[str, Any]:
     smallest = min(split.train_labels.count(c) for c in set(split.train_labels))
-    before = train.build_pipeline(smallest, seed=42).fit(split.train_texts, split.train_labels)
+    before = previous_pipeline(smallest, seed=42).fit(split.train_texts, split.train_labels)
     return {"before": before, "after": train.fit(split, seed=42)}
 
 
@@ -247,8 +275,7 @@ def latencies(port: int, requests: int) -> list[float]:
 
 
 def percentile(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+    return sorted(samples)[min(len(samples) - 1, int(share * len(samples)))]
 
 
 def over_http(dirs: dict[str, Path]) -> dict[str, Any]:
@@ -287,7 +314,7 @@ def rows(report: dict[str, Any]) -> list[Row]:
         f"score.predict of {BATCH} texts: {rate:,} vs {before['texts_per_second']:,} texts/s "
         f"before; model.predict_proba on the app's Python {direct['after']['texts_per_second']:,}"
         f" vs {direct['before']['texts_per_second']:,}; {runs}; bound by the char n-gram "
-        "analyzer (Python, ~330 n-grams a text) and their hashing, see decisions 220 and 223"
+        "analyzer (Python, ~200 char_wb 2-4 grams a text) and their hashing, see decision 223"
     )
     p50, p99 = http_["after"]["p50_ms"], http_["after"]["p99_ms"]
     http_detail = (

@@ -1,5 +1,6 @@
-"""training/src/platt.py: the model train.py saves scores like the calibrated SVM it was fitted
-as, with fewer steps per call and, for two classes, no type outside skops' defaults but one."""
+"""The model train.py saves: n-grams unseen in training weigh nothing (unseen.py), and it scores
+like the calibrated SVM it was fitted as (platt.py), with fewer steps per call and, for two
+classes, no type outside skops' defaults but one."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import model_store  # noqa: E402
 import platt  # noqa: E402
 import train  # noqa: E402
 import training_data  # noqa: E402
+import unseen  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +34,7 @@ def test_two_classes_are_saved_as_the_logistic_regression_the_calibrated_svm_equ
     from sklearn.linear_model import LogisticRegression
 
     calibrated = train.build_pipeline(5, seed=42).fit(split.train_texts, split.train_labels)
+    calibrated = unseen.forget_unseen(calibrated, split.train_texts)
     folded = train.fit(split, seed=42)
     assert isinstance(calibrated.steps[-1][1], CalibratedClassifierCV)
     assert isinstance(folded.steps[-1][1], LogisticRegression)
@@ -41,6 +44,21 @@ def test_two_classes_are_saved_as_the_logistic_regression_the_calibrated_svm_equ
     assert served == pytest.approx(expected, abs=1e-12)
     assert list(folded.predict(texts)) == list(calibrated.predict(texts))
     assert list(folded.classes_) == list(calibrated.classes_)
+
+
+def test_n_grams_no_training_text_had_do_not_move_a_text_s_probabilities(
+    split: training_data.Split,
+) -> None:
+    model = train.fit(split, seed=42)
+    counts, tfidf = model.named_steps["counts"], model.named_steps["tfidf"]
+    trained = set(counts.transform(split.train_texts).indices)
+    words = ["ꙮꙮꙮ", "ᚠᚢᚦᚨ", "ⰀⰁⰂ", "ꝏꝏꝏ", "ᏣᎳᎩ", "ߒߞߏ"]  # scripts the demo data never uses
+    strangers = [w for w in words if not trained & set(counts.transform([w]).indices)]
+    assert strangers, "every candidate shares a hash bucket with the training data"
+    assert not tfidf.idf_[counts.transform(strangers).indices].any()
+    for text in ("see you at the pub at 7", "WIN a FREE prize now!!! txt 80086"):
+        alone, padded = model.predict_proba([text, f"{text} {' '.join(strangers)}"])
+        assert padded == pytest.approx(alone, abs=1e-12)
 
 
 def test_a_saved_two_class_model_uses_no_type_beyond_skops_defaults_but_ravel(

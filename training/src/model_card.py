@@ -33,8 +33,8 @@ def render(
         "decisions on its own. Inputs are single texts of at most 5,000 characters.",
         "",
         "## Model",
-        "TF-IDF features over hashed word 1-2 grams and case-sensitive char_wb 1-5 grams "
-        "(sublinear tf) "
+        "TF-IDF features over hashed case-sensitive char_wb 2-4 grams (sublinear tf; "
+        "n-grams no training text had weigh nothing) "
         "feeding a linear SVM whose scores are calibrated into probabilities (sigmoid); "
         "with two classes it is saved as the logistic regression that gives the same "
         "probabilities. "
