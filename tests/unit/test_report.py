@@ -11,8 +11,8 @@ from typing import Any
 
 from shared.domain.audit import GENESIS_HASH, AuditEntry, AuditRecord, ChainReport, chain
 from shared.ops.render.report import build_report
-from shared.ops.views.report import shape
 from shared.ops.render.report.html import NO_RECORDS
+from shared.ops.views.report import shape
 from tests.fakes import TEST_CHAIN_KEY
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
