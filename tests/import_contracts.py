@@ -28,9 +28,7 @@ class StdlibOnlyContract(Contract):
                     if _stdlib(imported) or any(_within(imported, own) for own in allowed):
                         continue
                     lines = graph.get_import_details(importer=importer, imported=imported)
-                    found.append(
-                        {"importer": importer, "imported": imported, "lines": lines}
-                    )
+                    found.append({"importer": importer, "imported": imported, "lines": lines})
         return ContractCheck(kept=not found, metadata={"found": found})
 
     def render_broken_contract(self, check: ContractCheck) -> None:
