@@ -44,6 +44,9 @@ _AZURE_ENDPOINTS = (
     "key_vault_url",
     "audit_ingestion_endpoint",
 )
+# Learn gives no bound for platform metrics' ingestion delay (architecture/decisions.md, 269);
+# three minutes covers what the metrics API shows in practice, and it only lengthens a bake.
+AZURE_METRICS_DELAY_SECONDS = 180.0
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -127,6 +130,11 @@ class Settings(BaseSettings):
     canary_max_p95_ratio: float = Field(default=1.5, ge=1)
     canary_max_p95_slack_ms: float = Field(default=25.0, ge=0)
     canary_without_traffic: Literal["roll_back", "promote"] = "roll_back"
+    # Azure Monitor ingests platform metrics minutes after the requests: the canary is judged
+    # on a window that ends this long before now, so its last minutes are in the numbers.
+    # Unset: AZURE_METRICS_DELAY_SECONDS on the Azure backend, 0 locally (the router records
+    # each request as it answers).
+    canary_metrics_delay_seconds: float | None = Field(default=None, ge=0, le=3600)
     smoke_min_accuracy: float = Field(default=0.8, ge=0, le=1)
     deploy_timeout_seconds: float = Field(default=1800.0, gt=0)
 
@@ -208,9 +216,11 @@ class Settings(BaseSettings):
 
 def service_settings(settings: Settings) -> ServiceSettings:
     """The plain values services read (the core never imports pydantic), copied by name."""
-    return ServiceSettings(
-        **{field.name: getattr(settings, field.name) for field in fields(ServiceSettings)}
-    )
+    values = {field.name: getattr(settings, field.name) for field in fields(ServiceSettings)}
+    if settings.canary_metrics_delay_seconds is None:
+        delay = AZURE_METRICS_DELAY_SECONDS if settings.backend == "azure" else 0.0
+        values["canary_metrics_delay_seconds"] = delay
+    return ServiceSettings(**values)
 
 
 def env_name(field: str) -> str:

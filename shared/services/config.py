@@ -39,6 +39,9 @@ class ServiceSettings:
     canary_max_p95_ratio: float
     canary_max_p95_slack_ms: float
     canary_without_traffic: str
+    # The live window ends this long before now: metrics arrive late (Azure Monitor), so the
+    # bake and the cap both start counting only after it.
+    canary_metrics_delay_seconds: float
     deploy_timeout_seconds: float
     # Serving images: registries and repositories allowed to roll forward.
     allowed_registries: tuple[str, ...]

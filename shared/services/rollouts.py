@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.domain.audit import AuditEntry, Outcome
@@ -266,13 +266,18 @@ def _canary(rollout: Rollout, ports: RolloutPorts) -> Rollout:
     deployment (when a live-traffic source is wired) and the smoke set still scores; the
     live numbers go into the audit record either way."""
     elapsed = _elapsed(rollout, ports)
-    if elapsed < ports.settings.canary_seconds:
+    # With a live source, the window is judged as the source saw it: up to `delay` ago.
+    delay = ports.settings.canary_metrics_delay_seconds if ports.traffic is not None else 0.0
+    if elapsed - delay < ports.settings.canary_seconds:
         return rollout
     live = None
     if ports.traffic is not None:
-        out_of_time = elapsed >= ports.settings.canary_max_seconds
-        now = ports.clock.now()  # the window closes before the re-score's own requests
-        live = live_judgement(rollout, ports.traffic, ports.settings, now, out_of_time=out_of_time)
+        out_of_time = elapsed - delay >= ports.settings.canary_max_seconds
+        # The window closes before the re-score's own requests, and `delay` before now.
+        until = ports.clock.now() - timedelta(seconds=delay)
+        live = live_judgement(
+            rollout, ports.traffic, ports.settings, until, out_of_time=out_of_time
+        )
         if live is None or live.verdict == Verdict.WAIT:
             return rollout  # keep baking: not enough traffic yet, or the source not ready
         if live.verdict == Verdict.ROLL_BACK:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import io
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -231,3 +231,26 @@ def test_status_explain_and_the_report_show_the_live_numbers_the_decision_used(
     ]
     assert lane.live == shown
     assert html.escape(shown) in build_report(world.audit.records, None, None, NOW)
+
+
+def test_with_late_metrics_the_canary_is_judged_on_a_window_that_ends_the_delay_before_now(
+    world: World, live: RecordedLiveTraffic
+) -> None:
+    """Azure Monitor ingests metrics minutes late: the bake counts only what the source has
+    seen, so a canary failing in its last minutes is still in the numbers (decision 269)."""
+    settings = replace(world.deps.settings, canary_metrics_delay_seconds=180.0)
+    world.deps = replace(world.deps, settings=settings)
+    bootstrap.install(world.deps)
+    live.samples[(ENDPOINT, "blue")] = CLEAN
+    live.samples[(ENDPOINT, "green")] = TrafficSample(requests=45, errors=0, p95_ms=35.0)
+    canary = to_canary(world)
+
+    assert bake(world, 300).phase == Phase.CANARY  # the bake, but not yet as the source sees it
+    assert live.asked == []
+    promoted = bake(world, 180)
+
+    assert promoted.phase in (Phase.PROMOTED, Phase.COMPLETED)
+    start = datetime.fromisoformat(canary.phase_since)
+    ends = {end for *_, end in live.asked}
+    assert ends == {world.clock.now() - timedelta(seconds=180)}
+    assert all(end - start == timedelta(seconds=300) for end in ends)
