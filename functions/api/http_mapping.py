@@ -40,7 +40,7 @@ from shared.services.operations import (
     UnknownModelVersion,
 )
 from shared.services.retrain import NoAcceptedFiles
-from shared.services.rollouts import RolloutConflict
+from shared.services.rollout_requests import RolloutConflict
 from shared.services.views import UnknownOperation
 
 log = logging.getLogger("mlops.api")

@@ -30,7 +30,8 @@ from shared.ports import (
 )
 from shared.services.config import ServiceSettings
 from shared.services.idempotency import DUPLICATE, Handled, already_handled, remember
-from shared.services.rollouts import RolloutPorts, RolloutRequest, advance_or_defer, start_rollout
+from shared.services.rollout_requests import RolloutPorts, RolloutRequest
+from shared.services.rollouts import advance_or_defer, start_rollout
 
 
 class NotInRegistry(Rejected):

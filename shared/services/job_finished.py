@@ -30,7 +30,7 @@ from shared.services.config import ServiceSettings
 from shared.services.idempotency import DUPLICATE, Handled, already_handled, remember
 from shared.services.jobs import JOB, record_job_end
 from shared.services.model_registered import handle_model_registered
-from shared.services.rollouts import RolloutPorts
+from shared.services.rollout_requests import RolloutPorts
 
 
 def handle_job_finished(

@@ -18,12 +18,9 @@ from shared.domain.values import ModelRef
 from shared.ports import AuditSink, Clock, LiveTraffic, MLPlatform, NotFound, StateStore
 from shared.services.config import ServiceSettings
 from shared.services.model_registered import check_gate
+from shared.services.rollout_requests import Actor, RolloutConflict, RolloutPorts, RolloutRequest
 from shared.services.rollouts import (
     ROLLOUT,
-    Actor,
-    RolloutConflict,
-    RolloutPorts,
-    RolloutRequest,
     abort,
     active_rollout,
     advance_or_defer,

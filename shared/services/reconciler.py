@@ -37,7 +37,8 @@ from shared.services.isolation import TRANSIENT, isolated, record_parked
 from shared.services.jobs import JOB as JOB  # re-exported: the kind predates jobs.py
 from shared.services.jobs import record_job_end
 from shared.services.quarantine import accepted_files
-from shared.services.rollouts import ROLLOUT, RolloutPorts, advance, fail, get_rollout
+from shared.services.rollout_requests import RolloutPorts
+from shared.services.rollouts import ROLLOUT, advance, fail, get_rollout
 
 log = logging.getLogger(__name__)
 

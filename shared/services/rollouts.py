@@ -6,28 +6,24 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from shared.domain.audit import AuditEntry, Outcome
 from shared.domain.canary import Verdict
 from shared.domain.rollout import Phase, Rollout, idle_colour
-from shared.domain.values import DeploymentSpec, ModelRef
+from shared.domain.values import DeploymentSpec
 from shared.ports import (
-    AuditSink,
-    Clock,
     ConcurrencyConflict,
-    LiveTraffic,
-    MLPlatform,
     NotFound,
     StateStore,
     TransientError,
 )
 from shared.services.canary_check import live_judgement
-from shared.services.config import ServiceSettings
 from shared.services.isolation import is_permanent, reason_of
 from shared.services.probes import ProbeFailed, smoke_test
+from shared.services.rollout_requests import Actor, RolloutConflict, RolloutPorts, RolloutRequest
 
 log = logging.getLogger(__name__)
 
@@ -36,52 +32,6 @@ LOCK = "endpoint_lock"  # key: endpoint; value: the active rollout's id
 # key: rollout id; value: who asked (a principal's id, name and roles), so every later step's
 # audit record, the reconciler's included, names them as well as the actor id on the rollout.
 REQUESTER = "rollout_requester"
-
-
-class RolloutConflict(Exception):
-    """Another rollout is active on the endpoint and the caller did not ask to supersede it."""
-
-    def __init__(self, active: Rollout) -> None:
-        super().__init__(f"rollout {active.id} is already active on {active.endpoint}")
-        self.active = active
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who caused an audit record when it is not the rollout's own requester: an operator
-    rolling it back, or a newer request superseding it (``details`` carry their reason as
-    ``actor_reason``; ``request_reason`` stays the rollout's own)."""
-
-    id: str
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RolloutRequest:
-    endpoint: str
-    model: ModelRef
-    image: str | None
-    kind: str
-    actor: str
-    reason: str
-    correlation_id: str
-    idempotency_key: str  # same key, same rollout: a redelivered request finds it
-    requester: Mapping[str, Any] = field(default_factory=dict)  # audit details of the actor
-
-
-@dataclass(frozen=True, kw_only=True)
-class RolloutPorts:
-    """What a rollout's steps touch. A use case that starts or advances rollouts names each
-    of these in its own signature and builds this from them (or ``inject(RolloutPorts,
-    deps)()`` where a whole Deps is at hand: tests, the composition root)."""
-
-    platform: MLPlatform
-    state: StateStore
-    audit: AuditSink
-    clock: Clock
-    settings: ServiceSettings
-    smoke_set: tuple[tuple[str, str], ...]
-    traffic: LiveTraffic | None
 
 
 def rollout_id(idempotency_key: str) -> str:

@@ -28,7 +28,8 @@ from shared.domain.values import ModelRef
 from shared.ports import MLPlatform, TransientError
 from shared.services.deps import Deps
 from shared.services.injection import inject
-from shared.services.rollouts import RolloutPorts, RolloutRequest, advance, start_rollout
+from shared.services.rollout_requests import RolloutPorts, RolloutRequest
+from shared.services.rollouts import advance, start_rollout
 from shared.settings import Settings, service_settings
 from tests.conftest import NoSecrets
 from tests.fakes import (

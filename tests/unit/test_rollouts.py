@@ -10,7 +10,8 @@ from shared.domain.values import ModelRef
 from shared.services.injection import inject
 from shared.services.operations import Principal, redeploy, rollback
 from shared.services.reconciler import JOB
-from shared.services.rollouts import ROLLOUT, RolloutConflict, RolloutPorts, advance, get_rollout
+from shared.services.rollout_requests import RolloutConflict, RolloutPorts
+from shared.services.rollouts import ROLLOUT, advance, get_rollout
 from tests.conftest import ACR_TOPIC, World, model_registered
 
 ENDPOINT = "spam-endpoint"
