@@ -120,6 +120,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: HostServer
     protocol_version = "HTTP/1.0"  # one request per connection: nothing idles at shutdown
     server_version = "mlops-local-host"
+    # Buffered: the status line, headers and body leave in one write at _send's flush, not
+    # one per part (the standard library writes unbuffered by default; issue 15).
+    wbufsize = 64 * 1024
 
     rfile: DeadlineReader
 
