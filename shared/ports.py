@@ -84,8 +84,9 @@ class ContainerRegistry(Protocol):
         ...
 
 
-# The document fields the state stores index for list_where (a job's status, a rollout's phase).
-INDEXED_FIELDS = ("status", "phase")
+# The (kind, field) pairs the state stores index for list_where: a job's status, a rollout's
+# phase. Only these: every index costs each write of its kind.
+INDEXED: tuple[tuple[str, str], ...] = (("job", "status"), ("rollout", "phase"))
 
 
 class StateStore(Protocol):
@@ -104,8 +105,8 @@ class StateStore(Protocol):
 
     def list_where(self, kind: str, field: str, values: Collection[str]) -> Sequence[Stored]:
         """Documents of one kind whose top-level ``field`` is one of ``values``, ordered by
-        key. For the fields in INDEXED_FIELDS the stores answer from an index, so the cost
-        follows the matches (the active items), not the kind's history."""
+        key. For the pairs in INDEXED the stores answer from an index, so the cost follows
+        the matches (the active items), not the kind's history."""
         ...
 
 

@@ -49,13 +49,7 @@ CALLS: tuple[tuple[str, str, int, int, int], ...] = (
         0,
         0,
     ),
-    (
-        "POST $batch window",
-        "one transaction: the window (If-Match) and its status index row",
-        1,
-        0,
-        0,
-    ),
+    ("PUT window", "the window's count and quiet deadline, with If-Match", 1, 0, 0),
     ("POST handled x2", "remember the event key and the blob key", 2, 0, 0),
     *((call, reason, n, n, n) for call, reason, n in AUDIT),
 )

@@ -58,6 +58,6 @@ def test_sqlite_answers_from_its_expression_index(tmp_path: Path) -> None:
         conn.set_trace_callback(None)
         [query] = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
         plan = " / ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {query}"))
-        assert "USING INDEX state_phase" in plan, plan
+        assert "USING INDEX state_rollout_phase" in plan, plan
     finally:
         sqlite.close()

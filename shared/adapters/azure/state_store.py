@@ -2,7 +2,7 @@
 
 PartitionKey is the kind, RowKey the key (both encoded, see ``_table_keys``), and the
 document is compact JSON in ``Value`` (split over ``Value1``.. when longer than one
-property may hold). A document with a field of INDEXED_FIELDS also has an index row in its
+property may hold). A document of a kind in INDEXED with its field set also has an index row in its
 partition, written in the same transaction, so list_where reads the matches only.
 """
 
@@ -19,7 +19,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from shared.adapters.azure._errors import sdk_options, translated
 from shared.adapters.azure._table_keys import decode_key, encode_key, prefix_range
 from shared.domain.values import Stored
-from shared.ports import INDEXED_FIELDS, ConcurrencyConflict
+from shared.ports import INDEXED, ConcurrencyConflict
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient, TableEntity
@@ -111,7 +111,7 @@ class AzureStateStore:
         """Through the index rows (Learn's intra-partition secondary index pattern): one range
         query per value, then each document read and checked; an index row left behind by
         a later write (the old value's row is not deleted in that write) is removed here."""
-        if field not in INDEXED_FIELDS:
+        if (kind, field) not in INDEXED:
             return [row for row in self.list(kind) if row.value.get(field) in set(values)]
         found: dict[str, Stored] = {}
         for wanted in sorted(set(values)):
@@ -156,8 +156,8 @@ def _index_rows(kind: str, key: str, value: Mapping[str, Any]) -> list[dict[str,
     """One row per indexed field the document has, in the document's partition, named by
     field, value and key; it holds the key (the document stays the one source of truth)."""
     rows = []
-    for field in INDEXED_FIELDS:
-        if isinstance(field_value := value.get(field), str):
+    for indexed_kind, field in INDEXED:
+        if indexed_kind == kind and isinstance(field_value := value.get(field), str):
             row_key = _index_prefix(field, field_value) + encode_key(key)
             rows.append({"PartitionKey": encode_key(kind), "RowKey": row_key, "Key": key})
     return rows
