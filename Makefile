@@ -157,7 +157,7 @@ audit: $(PIP_AUDIT)  ## known vulnerabilities in the lock (pip-audit; accepted o
 lock: $(UV)  ## recompile requirements.txt (every package, hash-pinned) from requirements.in
 	$(UV) pip compile --quiet $(LOCK_FLAGS) requirements.in --output-file requirements.txt
 
-bench: $(STAMP) $(AZMLINFSRV)  ## measure cold start, event throughput, training time and accuracy
+bench: $(STAMP) $(AZMLINFSRV)  ## every figure beside its goal: bench/results.json and the README block
 	$(BIN)/python bench/run.py
 
 # The component diagram with Azure's icons: architecture/components.py writes the graph
