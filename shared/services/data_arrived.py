@@ -198,11 +198,15 @@ def _record_dataset_file(event: DataArrived, blob: _Blob, state: StateStore) -> 
 
 
 def _join(state: StateStore, window_id: str, member: str, event: DataArrived, blob: _Blob) -> bool:
-    """Record the blob as a window member; False when this blob version is already one."""
+    """Record the blob as a window member; False when another event made this blob version
+    one. A member left by this same event is its own earlier attempt, which gave up before the
+    window counted it (CAS retries exhausted): the redelivery finishes what it started."""
+    key = f"{window_id}/{member}"
     try:
-        state.put(WINDOW_BLOB, f"{window_id}/{member}", _file_doc(event, blob), etag=None)
+        state.put(WINDOW_BLOB, key, _file_doc(event, blob), etag=None)
     except ConcurrencyConflict:
-        return False
+        existing = state.get(WINDOW_BLOB, key)
+        return existing is not None and existing.value.get("event") == event.meta.id
     return True
 
 
