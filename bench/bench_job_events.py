@@ -39,15 +39,16 @@ from shared.domain.values import ModelRef  # noqa: E402
 from shared.ports import NotFound  # noqa: E402
 from shared.services.deps import Deps  # noqa: E402
 from shared.settings import Settings, service_settings  # noqa: E402
-from tests.conftest import ACCOUNT, STORAGE_TOPIC, WORKSPACE_TOPIC, NoSecrets  # noqa: E402
-from tests.fake_platform import GOOD_TAGS, FakeMLPlatform  # noqa: E402
+from tests.conftest import ACCOUNT, STORAGE_TOPIC, WORKSPACE_TOPIC  # noqa: E402
 from tests.fakes import (  # noqa: E402
     FakeClock,
     InMemoryBlobStore,
     InMemoryContainerRegistry,
     InMemoryStateStore,
+    NoSecrets,
     RecordingAuditSink,
 )
+from tests.fakes.ml_platform import GOOD_TAGS, FakeMLPlatform  # noqa: E402
 from tests.unit.job_event_samples import sample  # noqa: E402
 
 TICK = 60.0  # reconcileSchedule '0 */1 * * * *'

@@ -15,17 +15,17 @@ from shared import bootstrap
 from shared.adapters.local import system_events as topics
 from shared.adapters.project_files import REPO_ROOT, load_smoke_set
 from shared.devhost import delivery
-from shared.ports import NotFound
 from shared.services.deps import Deps
 from shared.settings import Settings, service_settings
-from tests.fake_platform import FakeMLPlatform
 from tests.fakes import (
     FakeClock,
     InMemoryBlobStore,
     InMemoryContainerRegistry,
     InMemoryStateStore,
+    NoSecrets,
     RecordingAuditSink,
 )
+from tests.fakes.ml_platform import FakeMLPlatform
 
 pytest_plugins = ["tests.azurite"]  # the session-wide Azurite fixture
 
@@ -96,11 +96,6 @@ def _no_app_settings_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
     """Again before each test, in case an earlier one set os.environ without monkeypatch."""
     for name in app_variables(os.environ):
         monkeypatch.delenv(name)
-
-
-class NoSecrets:
-    def get(self, name: str) -> str:
-        raise NotFound(name)
 
 
 @dataclass

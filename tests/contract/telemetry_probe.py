@@ -30,8 +30,8 @@ from shared.devhost import delivery
 from shared.services.deps import Deps
 from shared.settings import Settings, service_settings
 from tests.azurite import ACCOUNT, ACCOUNT_KEY
-from tests.fake_platform import FakeMLPlatform
 from tests.fakes import TEST_CHAIN_KEY, InMemoryBlobStore, InMemoryContainerRegistry
+from tests.fakes.ml_platform import FakeMLPlatform
 
 
 class WorkerHandler(logging.Handler):

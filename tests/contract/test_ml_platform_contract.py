@@ -40,7 +40,7 @@ from tests.contract.ml_workspace import (
     run_answer,
 )
 from tests.contract.recording import Canned, Recorded, error
-from tests.fake_platform import GOLDEN, GOOD_TAGS, FakeMLPlatform
+from tests.fakes.ml_platform import GOLDEN, GOOD_TAGS, FakeMLPlatform
 
 sys.path.insert(0, str(REPO_ROOT / "training" / "src"))
 

@@ -18,9 +18,9 @@ import pytest
 from shared.adapters.azure.secret_store import KeyVaultSecretStore
 from shared.adapters.local.secret_store import EnvFileSecretStore
 from shared.ports import NotFound, SecretStore
-from tests.conftest import NoSecrets
 from tests.contract.recording import Canned, FakeCredential, Recorded, RecordingTransport, error
 from tests.contract.test_keyvault import CHALLENGE, secret_body, vault_url
+from tests.fakes import NoSecrets
 
 VALUE = "s3cr3t-value-0042"
 

@@ -23,15 +23,16 @@ from shared.services.data_arrived import DATASET_FILE, WINDOW
 from shared.services.deps import Deps
 from shared.services.idempotency import KIND as HANDLED
 from shared.settings import Settings, service_settings
-from tests.conftest import ACCOUNT, NoSecrets, World
-from tests.fake_platform import FakeMLPlatform
+from tests.conftest import ACCOUNT, World
 from tests.fakes import (
     FakeClock,
     InMemoryBlobStore,
     InMemoryContainerRegistry,
     InMemoryStateStore,
+    NoSecrets,
     RecordingAuditSink,
 )
+from tests.fakes.ml_platform import FakeMLPlatform
 
 PATH = "spam/invoices.csv"
 LIES: dict[str, tuple[str, Any]] = {  # claim -> (field in data, a false value)

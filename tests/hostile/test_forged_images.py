@@ -30,15 +30,16 @@ from shared.services.deps import Deps
 from shared.services.idempotency import KIND as HANDLED
 from shared.services.rollouts import ROLLOUT
 from shared.settings import Settings, service_settings
-from tests.conftest import ACCOUNT, ACR_TOPIC, NoSecrets, World, model_registered, to_cloud
-from tests.fake_platform import FakeMLPlatform
+from tests.conftest import ACCOUNT, ACR_TOPIC, World, model_registered, to_cloud
 from tests.fakes import (
     FakeClock,
     InMemoryBlobStore,
     InMemoryContainerRegistry,
     InMemoryStateStore,
+    NoSecrets,
     RecordingAuditSink,
 )
+from tests.fakes.ml_platform import FakeMLPlatform
 
 HOST = "contosomlops.azurecr.io"
 SERVING = "mlops/sklearn-serving"

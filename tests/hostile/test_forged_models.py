@@ -28,15 +28,16 @@ from shared.services.deps import Deps
 from shared.services.reconciler import JOB
 from shared.services.rollouts import ROLLOUT
 from shared.settings import Settings, service_settings
-from tests.conftest import ACCOUNT, NoSecrets, World, model_registered
-from tests.fake_platform import GOOD_TAGS, FakeMLPlatform
+from tests.conftest import ACCOUNT, World, model_registered
 from tests.fakes import (
     FakeClock,
     InMemoryBlobStore,
     InMemoryContainerRegistry,
     InMemoryStateStore,
+    NoSecrets,
     RecordingAuditSink,
 )
+from tests.fakes.ml_platform import GOOD_TAGS, FakeMLPlatform
 from tests.unit.test_api_helpers import call
 
 MODEL = "spam-classifier"

@@ -32,12 +32,13 @@ from shared.services.injection import inject
 from shared.services.model_registered import check_gate
 from shared.services.reconciler import JOB
 from shared.settings import Settings, service_settings
-from tests.conftest import NoSecrets, model_registered
+from tests.conftest import model_registered
 from tests.fakes import (
     FakeClock,
     InMemoryBlobStore,
     InMemoryContainerRegistry,
     InMemoryStateStore,
+    NoSecrets,
     RecordingAuditSink,
 )
 

@@ -35,8 +35,8 @@ from shared.services.operations import Principal, redeploy, rollback
 from shared.services.reconciler import JOB
 from shared.services.rollouts import LOCK, get_rollout
 from tests.conftest import ACCOUNT, GOOD_CSV, STORAGE_TOPIC, World, model_registered
-from tests.fake_platform import GOOD_TAGS
 from tests.fakes import InMemoryStateStore
+from tests.fakes.ml_platform import GOOD_TAGS
 from tests.integration.test_status import Events, Trail
 from tests.unit.test_api_helpers import ENDPOINT, MODEL, serve
 

@@ -19,7 +19,7 @@ import pytest
 
 from shared.adapters.azure.backend import chain_key_from
 from shared.ports import TransientError
-from tests.conftest import NoSecrets
+from tests.fakes import NoSecrets
 from tests.infra.bicep import REPO
 from tests.infra.fake_azure_cli import FORBIDDEN
 from tests.infra.test_pipelines import AZURE_YAML, OFFLINE, load

@@ -31,12 +31,12 @@ from shared.services.injection import inject
 from shared.services.rollout_requests import RolloutPorts, RolloutRequest
 from shared.services.rollouts import advance, start_rollout
 from shared.settings import Settings, service_settings
-from tests.conftest import NoSecrets
 from tests.fakes import (
     FakeClock,
     InMemoryBlobStore,
     InMemoryContainerRegistry,
     InMemoryStateStore,
+    NoSecrets,
     RecordingAuditSink,
 )
 from tests.tools import missing_tool

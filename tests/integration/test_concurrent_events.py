@@ -15,7 +15,8 @@ from shared.services.data_arrived import WINDOW
 from shared.services.deps import Deps
 from shared.services.injection import inject
 from shared.services.reconciler import reconcile
-from tests.conftest import ACCOUNT, STORAGE_TOPIC, NoSecrets, World
+from tests.conftest import ACCOUNT, STORAGE_TOPIC, World
+from tests.fakes import NoSecrets
 
 DATA = b"label,text\nham,see you at noon\nspam,WIN a prize now call 0900\n"
 

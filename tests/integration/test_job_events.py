@@ -15,7 +15,7 @@ from shared.ports import TransientError
 from shared.services.jobs import JOB
 from shared.services.rollouts import ROLLOUT
 from tests.conftest import WORKSPACE_TOPIC, World, model_registered
-from tests.fake_platform import GOOD_TAGS
+from tests.fakes.ml_platform import GOOD_TAGS
 from tests.unit.job_event_samples import sample
 from tests.unit.test_api_helpers import serving_model
 from tests.unit.test_rollouts import MODEL, settle

@@ -11,7 +11,7 @@ import pytest
 
 from shared.adapters.local.state_store import SqliteStateStore
 from shared.ports import ConcurrencyConflict, StateStore
-from tests.integration.test_state_store_contract import store  # noqa: F401 (the fixture)
+from tests.contract.test_state_store_contract import store  # noqa: F401 (the fixture)
 
 ACTIVE = ("planned", "deploying", "canary")
 

@@ -13,7 +13,7 @@ from shared.domain.values import EndpointInfo, ModelRef
 from shared.ports import TransientError
 from shared.services.rollouts import ROLLOUT
 from tests.conftest import World, model_registered
-from tests.fake_platform import FakeMLPlatform
+from tests.fakes.ml_platform import FakeMLPlatform
 from tests.unit.test_api_helpers import (
     ALICE_OID,
     BOB,

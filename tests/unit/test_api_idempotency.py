@@ -17,8 +17,8 @@ from shared.domain.values import ModelVersion, Stored
 from shared.ports import TransientError
 from shared.services.rollouts import ROLLOUT
 from tests.conftest import World
-from tests.fake_platform import FakeMLPlatform
 from tests.fakes import InMemoryStateStore
+from tests.fakes.ml_platform import FakeMLPlatform
 from tests.unit.test_api_helpers import (
     BOB_OID,
     DEPLOYER,
