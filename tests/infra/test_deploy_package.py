@@ -65,7 +65,7 @@ def test_azd_state_and_test_leftovers_never_ship(path: str) -> None:
 
 
 # What people run on their machines; the import contracts keep the runtime from needing it.
-TOOLING = ("shared/devhost/", "shared/ops/")
+TOOLING = ("shared/devhost/", "shared/ops/", "training/tests/", "training/serving/")
 
 
 def test_the_package_holds_what_the_app_reads_in_azure() -> None:
