@@ -28,8 +28,18 @@ from tests.e2e.test_azure_backend import World, world  # noqa: F401 (the fixture
 
 # (call, reason, how many for an accepted / duplicate / rejected BlobCreated)
 AUDIT = (
-    ("GET ~audit/head", "the audit chain's head (seq, hash, ETag) to seal the record after it", 1),
-    ("POST $batch ~audit", "one transaction: the new head (If-Match) and the outbox row", 1),
+    (
+        "GET ~audit/head",
+        "the chain's head, read on a process's first append or when its last head was refused"
+        " (the warm-up event here); after that the sink seals on the head it wrote",
+        0,
+    ),
+    (
+        "POST $batch ~audit",
+        "one transaction: the new head (If-Match: the ETag this process's last one returned)"
+        " and the outbox row",
+        1,
+    ),
     ("GET outbox rows", "flush: every outbox row not yet shipped, oldest first", 1),
     ("POST Logs Ingestion", "ship the sealed record to the `_CL` table through the DCR", 1),
     ("DELETE outbox row", "the shipped record leaves the outbox", 1),

@@ -6,7 +6,9 @@ retry on conflict) and stores the sealed record as an outbox row, plus a checkpo
 when one is due. Records are sealed with HMAC under the ``audit-chain-key`` Key Vault secret
 (read through the SecretStore port). The head row is the chain's anchor outside the trail:
 Seq, Hash and Mac, the keyed MAC over them, which `mlops audit verify --anchor` compares
-with an export. Then the pending outbox
+with an export. The head this process last wrote (with the ETag the transaction returned for
+it) seals the next record without reading the row again: If-Match still guards the write, so
+a head another instance moved answers 412 and the loop reads it as before. Then the pending outbox
 rows are uploaded with the Logs Ingestion API (DCR stream into MLOpsAudit_CL) and deleted.
 If the upload still fails after the SDK's bounded retries, the record stays in the outbox
 and TransientError fails the invocation; the next append (or ``flush``) uploads it again.
@@ -18,8 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, MutableMapping
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, replace
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +58,16 @@ _FLUSH_BATCH = 500
 log = logging.getLogger("mlops.audit")
 
 
+@dataclass(frozen=True)
+class _Head:
+    """The chain head row's state; etag None: no row yet (the first append creates it)."""
+
+    seq: int
+    hash: str
+    cadence: Cadence
+    etag: str | None
+
+
 def logs_client(endpoint: str, credential: TokenCredential, **options: Any) -> LogsIngestionClient:
     from azure.monitor.ingestion import LogsIngestionClient
 
@@ -77,6 +89,8 @@ class AzureAuditSink:
         self._table, self._logs, self._clock = table, logs, clock
         self.rule_id, self.stream = rule_id, stream
         self._key, self._every = key, checkpoint_every
+        # The head as this process's last transaction left it; None: read the row first.
+        self._last: _Head | None = None
 
     def __repr__(self) -> str:
         return f"AzureAuditSink({self._table.url}, stream={self.stream})"
@@ -121,64 +135,65 @@ class AzureAuditSink:
     def _seal(self, entry: AuditEntry) -> AuditRecord:
         key = self._key()
         for _ in range(_CAS_ATTEMPTS):
-            head = self._head()
-            seq, prev_hash = (int(head["Seq"]), str(head["Hash"])) if head else (0, GENESIS_HASH)
+            # Taken, not kept: a failed or refused transaction leaves no guess behind.
+            head, self._last = self._last or self._head(), None
             sealed = seal(
                 entry,
-                seq=seq + 1,
+                seq=head.seq + 1,
                 time=self._clock.now().astimezone(UTC),
-                prev_hash=prev_hash,
+                prev_hash=head.hash,
                 key=key,
-                cadence=self._cadence(head),
+                cadence=head.cadence,
                 every=self._every,
             )
             newest = sealed[-1]
-            checkpoint = newest if len(sealed) > 1 else None
+            cadence = Cadence(newest.seq, self._every) if len(sealed) > 1 else head.cadence
             new_head = {
                 "PartitionKey": PARTITION,
                 "RowKey": HEAD,
                 "Seq": newest.seq,
                 "Hash": newest.hash,
                 "Mac": head_mac(key, newest.seq, newest.hash),
-                "CheckpointSeq": checkpoint.seq if checkpoint else self._cadence(head).seq,
-                "CheckpointEvery": self._every if checkpoint else self._cadence(head).every,
+                "CheckpointSeq": cadence.seq,
+                "CheckpointEvery": cadence.every,
             }
-            head_op: tuple[str, dict[str, Any], dict[str, Any]] = (
-                ("update", new_head, _if_match(head.metadata["etag"]))
-                if head
-                else ("create", new_head, {})
-            )
+            head_op: tuple[str, dict[str, Any], dict[str, Any]] = ("create", new_head, {})
+            if head.etag:
+                head_op = ("update", new_head, _if_match(head.etag))
             outbox: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
                 ("create", _outbox_row(record), {}) for record in sealed
             ]
-            if self._commit([head_op, *outbox]):
-                return sealed[0]
+            committed = self._commit([head_op, *outbox], updating=head.etag is not None)
+            if committed is None:
+                continue
+            # The head operation's part carries the row's new ETag (absent: read next time).
+            if etag := committed[0].get("etag"):
+                self._last = _Head(newest.seq, newest.hash, cadence, str(etag))
+            return sealed[0]
         raise TransientError("the audit chain head stayed contended; retry the event")
 
-    def _cadence(self, head: Any) -> Cadence:
-        """Where the last checkpoint is, from the head row (none before the first)."""
-        if not head:
-            return Cadence(0, self._every)
-        every = head.get("CheckpointEvery")
-        return Cadence(int(head.get("CheckpointSeq", 0)), int(every) if every else self._every)
-
-    def _commit(self, operations: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> bool:
-        """False when another instance moved the head first (the whole batch is void)."""
+    def _commit(
+        self, operations: list[tuple[str, dict[str, Any], dict[str, Any]]], *, updating: bool
+    ) -> list[Mapping[str, Any]] | None:
+        """Each operation's response metadata; None when the head moved (the batch is void):
+        another instance wrote it first (412, or 409 on create), or it is gone (404 on update)."""
         with translated("audit chain head"):
             try:
-                self._table.submit_transaction(operations)
+                return self._table.submit_transaction(operations)
             except HttpResponseError as error:
-                if error.status_code in (409, 412):
-                    return False
+                if error.status_code in (409, 412) or (updating and error.status_code == 404):
+                    return None
                 raise
-        return True
 
-    def _head(self) -> Any:
+    def _head(self) -> _Head:
         with translated("audit chain head"):
             try:
-                return self._table.get_entity(PARTITION, HEAD)
+                row = self._table.get_entity(PARTITION, HEAD)
             except ResourceNotFoundError:
-                return None
+                return _Head(0, GENESIS_HASH, Cadence(0, self._every), None)
+        every = row.get("CheckpointEvery")
+        cadence = Cadence(int(row.get("CheckpointSeq", 0)), int(every) if every else self._every)
+        return _Head(int(row["Seq"]), str(row["Hash"]), cadence, row.metadata["etag"])
 
     def _pending(self) -> list[MutableMapping[str, Any]]:
         query = "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high"
