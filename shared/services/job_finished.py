@@ -12,11 +12,13 @@ the two events comes first. The reconciler still polls running jobs, for lost ev
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from shared.domain.audit import AuditEntry, Outcome
 from shared.domain.errors import Rejected
 from shared.domain.events import EventMeta, ModelRegistered
 from shared.domain.job_events import TrainingRunEvent
-from shared.domain.values import JobInfo, ModelRef
+from shared.domain.values import JobInfo
 from shared.ports import (
     AuditSink,
     Clock,
@@ -30,7 +32,6 @@ from shared.services.config import ServiceSettings
 from shared.services.idempotency import DUPLICATE, Handled, already_handled, remember
 from shared.services.jobs import JOB, record_job_end
 from shared.services.model_registered import handle_model_registered
-from shared.services.rollout_requests import RolloutPorts
 
 
 def handle_job_finished(
@@ -44,15 +45,6 @@ def handle_job_finished(
     smoke_set: tuple[tuple[str, str], ...],
     traffic: LiveTraffic | None,
 ) -> Handled:
-    ports = RolloutPorts(
-        platform=platform,
-        state=state,
-        audit=audit,
-        clock=clock,
-        settings=settings,
-        smoke_set=smoke_set,
-        traffic=traffic,
-    )
     keys = (f"event:{event.meta.id}", event.business_key)
     if already_handled(state, keys) is not None:
         _audit(audit, event, "duplicate", "already handled")
@@ -68,8 +60,22 @@ def handle_job_finished(
         stored, job, actor=event.meta.source, state=state, clock=clock, audit=audit
     )
     started = ""
-    if job.status == "completed" and job.model is not None:
-        started = _roll_out(event, job.model, ports)
+    registered = _registered(event, job)
+    # Through ModelRegistered's own handler: its gate, its audit, its idempotency key;
+    # nothing when that event was handled already.
+    if registered is not None and already_handled(state, [registered.business_key]) is None:
+        # A version the gate refuses is audited by the model handler; nothing starts.
+        with suppress(Rejected):
+            started = handle_model_registered(
+                registered,
+                platform=platform,
+                state=state,
+                audit=audit,
+                clock=clock,
+                settings=settings,
+                smoke_set=smoke_set,
+                traffic=traffic,
+            ).started
     remember(state, keys, outcome="accepted", at=clock.now().isoformat())
     if not recorded and not started:  # the poll, or the other event, got there first
         _audit(audit, event, "duplicate", f"job {job.name} {job.status}: recorded already")
@@ -100,10 +106,12 @@ def _ended_job(
     return job
 
 
-def _roll_out(event: TrainingRunEvent, model: ModelRef, ports: RolloutPorts) -> str:
-    """The version the job registered, through ModelRegistered's own handler: its gate, its
-    audit, its idempotency key. Nothing when that event was handled already."""
-    registered = ModelRegistered(
+def _registered(event: TrainingRunEvent, job: JobInfo) -> ModelRegistered | None:
+    """The ModelRegistered a completed job's version would have had; None for other ends."""
+    if job.status != "completed" or job.model is None:
+        return None
+    model = job.model
+    return ModelRegistered(
         meta=EventMeta(
             id=event.meta.id,
             type=event.meta.type,
@@ -114,21 +122,6 @@ def _roll_out(event: TrainingRunEvent, model: ModelRef, ports: RolloutPorts) -> 
         model_name=model.name,
         model_version=model.version,
     )
-    if already_handled(ports.state, [registered.business_key]) is not None:
-        return ""
-    try:
-        return handle_model_registered(
-            registered,
-            platform=ports.platform,
-            state=ports.state,
-            audit=ports.audit,
-            clock=ports.clock,
-            settings=ports.settings,
-            smoke_set=ports.smoke_set,
-            traffic=ports.traffic,
-        ).started
-    except Rejected:  # the gate refused the version; the model handler audited why
-        return ""
 
 
 def _audit(audit: AuditSink, event: TrainingRunEvent, outcome: Outcome, reason: str) -> None:
