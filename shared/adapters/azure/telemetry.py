@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shared.adapters.project_files import REPO_ROOT
 from shared.logging_setup import configure_logging, quiet_azure_sdk
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 CONNECTION_STRING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 LOGGER_NAME = "mlops.audit"  # exported here; every other app logger goes through the host
-HOST_JSON = Path(__file__).resolve().parents[3] / "host.json"
+HOST_JSON = REPO_ROOT / "host.json"
 # App settings with which the Python worker configures Azure Monitor itself.
 WORKER_TELEMETRY_SETTINGS = (
     "PYTHON_ENABLE_OPENTELEMETRY",

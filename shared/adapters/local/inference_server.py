@@ -27,7 +27,8 @@ from pathlib import Path
 
 import requests
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from shared.adapters.project_files import REPO_ROOT
+
 # Where `make` builds the inference server's venv (see the Makefile's AZMLINFSRV).
 TOOL_AZMLINFSRV = REPO_ROOT / ".tools" / "azmlinfsrv" / "bin" / "azmlinfsrv"
 AZMLINFSRV_VARIABLE = "MLOPS_AZMLINFSRV"
