@@ -8,6 +8,7 @@ from pathlib import Path
 
 from shared.adapters.local import inference_server
 from shared.adapters.local.inference_server import AZMLINFSRV_VARIABLE, azmlinfsrv
+from shared.adapters.project_files import REPO_ROOT
 
 
 def test_the_variable_wins(tmp_path: Path) -> None:
@@ -31,11 +32,11 @@ def test_else_the_one_beside_this_interpreter(tmp_path: Path) -> None:
 
 
 def test_make_builds_it_where_the_backend_looks() -> None:
-    makefile = (inference_server.REPO_ROOT / "Makefile").read_text()
+    makefile = (REPO_ROOT / "Makefile").read_text()
     assert "AZMLINFSRV := $(TOOLS)/azmlinfsrv/bin/azmlinfsrv" in makefile
     assert "TOOLS := .tools" in makefile
     assert inference_server.TOOL_AZMLINFSRV == (
-        inference_server.REPO_ROOT / ".tools" / "azmlinfsrv" / "bin" / "azmlinfsrv"
+        REPO_ROOT / ".tools" / "azmlinfsrv" / "bin" / "azmlinfsrv"
     )
 
 
